@@ -1,0 +1,106 @@
+import { statSync } from 'node:fs';
+import { BundleFormatError, readTarGz, type TarEntry } from './tar';
+import { ENTRY, FORMAT_NAME, FORMAT_VERSION, RESERVED_ENTRIES, RESERVED_PREFIXES, type ErrorRecord, type Frame, type Manifest, type SourceExcerpt, type TimelineEvent } from './types';
+
+export { BundleFormatError };
+
+/** JSON entries are read into memory; anything bigger than this is refused. */
+const MAX_JSON_BYTES = 64 * 1024 * 1024;
+
+export interface Bundle {
+  path: string;
+  manifest: Manifest;
+  entries: Map<string, TarEntry>;
+  /** Parsed JSON entries, by name (only the ones this reader knows). */
+  json: Map<string, unknown>;
+}
+
+export interface Integrity {
+  ok: boolean;
+  problems: string[];
+}
+
+function parseStrict(name: string, data: Buffer): unknown {
+  const text = data.toString('utf8');
+  if (text.includes('\ufffd') && !Buffer.from(text, 'utf8').equals(data)) throw new BundleFormatError(`bad bundle: ${name} is not valid UTF-8`);
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new BundleFormatError(`bad bundle: ${name} is not valid JSON (${(err as Error).message.split('\n')[0].slice(0, 120)})`);
+  }
+}
+
+export function isKnownEntry(name: string): boolean {
+  return (Object.values(ENTRY) as string[]).includes(name) || RESERVED_ENTRIES.includes(name) || RESERVED_PREFIXES.some((p) => name.startsWith(p));
+}
+
+/**
+ * Opens a bundle for reading: the archive is parsed with the hostile-input limits of tar.ts,
+ * JSON entries are parsed strictly, and the manifest must name format v1 (or an older minor).
+ */
+export async function readBundle(path: string): Promise<Bundle> {
+  let st;
+  try {
+    st = statSync(path);
+  } catch (err) {
+    throw new BundleFormatError(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+  }
+  if (!st.isFile()) throw new BundleFormatError(`${path} is not a file`);
+  const list = await readTarGz(path, { load: (name) => name.endsWith('.json') && !name.includes('/'), limits: { maxLoadBytes: MAX_JSON_BYTES } });
+  const entries = new Map(list.map((e) => [e.name, e]));
+  const m = entries.get(ENTRY.manifest);
+  if (!m || !m.data) throw new BundleFormatError(`bad bundle: ${path} has no manifest.json (is it an autopsy-ts bundle?)`);
+  const manifest = parseStrict(ENTRY.manifest, m.data) as Manifest;
+  if (!manifest || typeof manifest !== 'object' || manifest.format !== FORMAT_NAME) throw new BundleFormatError(`bad bundle: manifest.json does not describe an ${FORMAT_NAME}`);
+  if (typeof manifest.formatVersion !== 'number' || manifest.formatVersion > FORMAT_VERSION) {
+    throw new BundleFormatError(`bundle format version ${String(manifest.formatVersion).slice(0, 20)} is newer than this autopsy-ts reads (${FORMAT_VERSION}); upgrade autopsy-ts`);
+  }
+  if (!Array.isArray(manifest.files)) throw new BundleFormatError('bad bundle: manifest.json has no file list');
+  const json = new Map<string, unknown>();
+  for (const e of list) {
+    if (e.name === ENTRY.manifest || !e.data) continue;
+    json.set(e.name, parseStrict(e.name, e.data));
+  }
+  return { path, manifest, entries, json };
+}
+
+/** Checks every file the manifest lists against the archive, and the archive against the manifest. */
+export function checkIntegrity(b: Bundle): Integrity {
+  const problems: string[] = [];
+  const listed = new Set<string>();
+  for (const f of b.manifest.files) {
+    if (!f || typeof f.name !== 'string') {
+      problems.push('manifest lists a file without a name');
+      continue;
+    }
+    listed.add(f.name);
+    const e = b.entries.get(f.name);
+    if (!e) problems.push(`${f.name}: listed in the manifest but missing from the archive`);
+    else if (e.size !== f.size) problems.push(`${f.name}: size ${e.size} differs from the manifest's ${f.size}`);
+    else if (e.sha256 !== f.sha256) problems.push(`${f.name}: sha256 differs from the manifest (the file was changed or corrupted)`);
+  }
+  for (const name of b.entries.keys()) {
+    if (name !== ENTRY.manifest && !listed.has(name)) problems.push(`${name}: in the archive but not listed in the manifest`);
+  }
+  return { ok: problems.length === 0, problems };
+}
+
+export function bundleError(b: Bundle): ErrorRecord | undefined {
+  return b.json.get(ENTRY.error) as ErrorRecord | undefined;
+}
+
+export function bundleStack(b: Bundle): Frame[] | undefined {
+  const s = b.json.get(ENTRY.stack) as { frames?: Frame[] } | undefined;
+  return Array.isArray(s?.frames) ? s.frames : undefined;
+}
+
+export function bundleTimeline(b: Bundle): TimelineEvent[] {
+  const t = b.json.get(ENTRY.timeline) as { events?: TimelineEvent[] } | TimelineEvent[] | undefined;
+  if (Array.isArray(t)) return t;
+  return Array.isArray(t?.events) ? t.events : [];
+}
+
+export function bundleExcerpts(b: Bundle): SourceExcerpt[] {
+  const s = b.json.get(ENTRY.sources) as { excerpts?: SourceExcerpt[] } | undefined;
+  return Array.isArray(s?.excerpts) ? s.excerpts : [];
+}

@@ -1,0 +1,125 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { readBundle } from '../bundle/reader';
+import { summarize } from '../bundle/summary';
+import { BundleFormatError } from '../bundle/tar';
+import { getHookVersion } from '../hook/version';
+import { runDemo } from './demo';
+import { dump } from './dump';
+import { CliError } from './errors';
+import { formatJson, formatMarkdown, formatText } from './format-summary';
+import { defaultBundleDir, listBundles } from './ls';
+import { safeJson, safeLine } from './sanitize';
+import { verifyBundle } from './verify';
+
+function out(text: string): void {
+  process.stdout.write(text);
+}
+
+function positiveInt(v: string): number {
+  if (!/^\d+$/.test(v) || Number(v) <= 0 || !Number.isSafeInteger(Number(v))) throw new InvalidArgumentError('expected a positive whole number');
+  return Number(v);
+}
+
+function seconds(v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0 || n > 3600) throw new InvalidArgumentError('expected seconds, between 0 and 3600');
+  return n;
+}
+
+async function printSummary(path: string, format: string): Promise<void> {
+  const s = summarize(await readBundle(path));
+  out(format === 'json' ? formatJson(s) : format === 'markdown' ? formatMarkdown(s) : formatText(s));
+}
+
+export function buildProgram(): Command {
+  const program = new Command('autopsy-ts')
+    .description('Post-mortem toolkit for Node.js: read, verify and list crash bundles; ask a hooked process for one.')
+    .version(getHookVersion(), '-V, --version')
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ outputError: (str, write) => write(safeLine(str.trim()) + '\n') });
+
+  program
+    .command('summary')
+    .description('what happened, from a bundle: reason, error with its causes, source-mapped frames, code excerpt, last events')
+    .argument('<bundle>', 'a bundle (.tgz)')
+    .addOption(new Option('-f, --format <format>', 'text for terminals, markdown for a ticket, json for scripts').choices(['text', 'markdown', 'json']).default('text'))
+    .option('--json', 'same as --format json')
+    .action(async (bundle: string, opts: { format: string; json?: boolean }) => {
+      await printSummary(bundle, opts.json ? 'json' : opts.format);
+    });
+
+  program
+    .command('verify')
+    .description('check a bundle: checksums of every file and the schema (docs/bundle-schema.json); exit 0 only when intact')
+    .argument('<bundle>', 'a bundle (.tgz)')
+    .option('--json', 'print the result as JSON')
+    .action(async (bundle: string, opts: { json?: boolean }) => {
+      const r = await verifyBundle(bundle);
+      if (opts.json) out(safeJson(r) + '\n');
+      else if (r.ok) out(`ok: ${safeLine(bundle)} (${r.files} files, format v${r.formatVersion})\n`);
+      else {
+        for (const p of r.problems) process.stderr.write(`${safeLine(p, 500)}\n`);
+        process.stderr.write(`autopsy-ts: ${safeLine(bundle)} is damaged: ${r.problems.length} problem(s)\n`);
+      }
+      if (!r.ok) process.exitCode = 1;
+    });
+
+  program
+    .command('ls')
+    .description('list the bundles in a folder: time, reason, pid, size and first error line')
+    .argument('[dir]', 'bundle folder (default: $AUTOPSY_DIR or ./autopsy-bundles)')
+    .option('--json', 'print JSON')
+    .action(async (dir: string | undefined, opts: { json?: boolean }) => {
+      const rows = await listBundles(dir ? resolve(dir) : defaultBundleDir());
+      if (opts.json) return out(safeJson(rows) + '\n');
+      if (!rows.length) return out('no bundles\n');
+      for (const r of rows) {
+        const size = r.size >= 1024 * 1024 ? `${(r.size / 1024 / 1024).toFixed(1)}M` : `${Math.ceil(r.size / 1024)}K`;
+        const what = r.problem ? `(unreadable: ${r.problem})` : r.error ?? '';
+        out(`${safeLine(r.time ?? '?').padEnd(24)} ${safeLine(r.reason ?? '?').padEnd(20)} ${String(r.pid ?? '?').padStart(7)} ${size.padStart(7)}  ${safeLine(what, 120)}\n`);
+        out(`  ${safeLine(r.file)}\n`);
+      }
+    });
+
+  program
+    .command('dump')
+    .description('ask a process running the hook for an on-demand bundle, wait until it is complete, print its path')
+    .argument('<pid>', 'process id', positiveInt)
+    .option('--heap', 'include a heap snapshot')
+    .option('--core', 'write a core dump beside the bundle')
+    .option('--timeout <seconds>', 'how long to wait for the bundle', seconds, 30)
+    .action(async (pid: number, opts: { heap?: boolean; core?: boolean; timeout: number }) => {
+      const path = await dump(pid, { heap: opts.heap, core: opts.core, timeoutMs: opts.timeout * 1000 });
+      out(`${safeLine(path)}\n`);
+    });
+
+  program
+    .command('demo')
+    .description('run the example apps under the hook (they really crash), then show the newest bundle')
+    .option('--dir <dir>', 'where the bundles go', 'autopsy-bundles')
+    .action(async (opts: { dir: string }) => {
+      const dir = resolve(opts.dir);
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      const newest = runDemo(dir, (l) => process.stderr.write(l + '\n'));
+      if (!newest) throw new CliError(`the examples wrote no bundle into ${dir}`);
+      process.stderr.write(`\nnewest bundle: ${safeLine(newest)}\n\n`);
+      await printSummary(newest, 'text');
+    });
+
+  return program;
+}
+
+/** The only place that decides exit codes: user errors are one line on stderr, never a stack. */
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (err) {
+    const known = err instanceof CliError || err instanceof BundleFormatError;
+    const msg = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`autopsy-ts: ${safeLine(known ? msg : `internal error: ${msg}`, 1000)}\n`);
+    if (!known && process.env.AUTOPSY_DEBUG) process.stderr.write(`${safeLine((err as Error).stack ?? '')}\n`);
+    process.exitCode = err instanceof CliError ? err.exitCode : known ? 1 : 70;
+  }
+}

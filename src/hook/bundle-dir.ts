@@ -1,0 +1,119 @@
+import { accessSync, constants, closeSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, statSync, unlinkSync, writeSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { BUNDLE_NAME_RE, timeFromName } from '../bundle/names';
+
+/** A per-user folder under the temp dir, refused when someone else owns it or can write into it. */
+export function userTempDir(sub: string): string {
+  const uid = typeof process.getuid === 'function' ? process.getuid() : 0;
+  const base = join(tmpdir(), `autopsy-ts-${uid}`);
+  ensurePrivateDir(base, true);
+  const dir = join(base, sub);
+  ensurePrivateDir(dir, true);
+  return dir;
+}
+
+/**
+ * mkdir -p with 0700. With `strict`, an existing folder must be a real directory that we own and
+ * that nobody else can write to: /tmp is shared, and a planted symlink must not redirect our files.
+ */
+function ensurePrivateDir(dir: string, strict: boolean): void {
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  if (!strict) return;
+  const st = lstatSync(dir);
+  const uid = typeof process.getuid === 'function' ? process.getuid() : st.uid;
+  if (!st.isDirectory() || st.uid !== uid || (st.mode & 0o022) !== 0) {
+    throw new Error(`${dir} is not a private directory of this user`);
+  }
+}
+
+export interface DirChoice {
+  dir: string;
+  /** Set when the preferred folder could not be used. */
+  fellBack?: string;
+}
+
+/** The configured or default folder when writable, else the per-user temp folder. */
+export function chooseBundleDir(configured: string | undefined, startCwd: string): DirChoice {
+  const preferred = configured ?? resolve(startCwd, 'autopsy-bundles');
+  let why: string;
+  try {
+    ensurePrivateDir(preferred, false);
+    accessSync(preferred, constants.W_OK);
+    return { dir: preferred };
+  } catch (err) {
+    why = `${preferred} is not writable (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`;
+  }
+  return { dir: userTempDir('bundles'), fellBack: why };
+}
+
+/** Writes under a temporary name, then renames: a half-written bundle is never visible. */
+export function writeAtomically(dir: string, name: string, data: Buffer): string {
+  let final = join(dir, name);
+  for (let i = 2; existsSync(final) && i < 100; i++) final = join(dir, name.replace(/\.tgz$/, `-${i}.tgz`));
+  const tmp = join(dir, `.${name}.${process.pid}.tmp`);
+  const fd = openSync(tmp, 'wx', 0o600);
+  try {
+    let off = 0;
+    while (off < data.length) off += writeSync(fd, data, off, data.length - off);
+  } catch (err) {
+    closeSync(fd);
+    try {
+      unlinkSync(tmp);
+    } catch {}
+    throw err;
+  }
+  closeSync(fd);
+  renameSync(tmp, final);
+  return final;
+}
+
+interface Listed {
+  name: string;
+  size: number;
+  time: number;
+}
+
+function listBundles(dir: string): Listed[] {
+  const out: Listed[] = [];
+  for (const name of readdirSync(dir)) {
+    if (!BUNDLE_NAME_RE.test(name)) continue;
+    try {
+      const st = statSync(join(dir, name));
+      if (st.isFile()) out.push({ name, size: st.size, time: timeFromName(name) ?? st.mtimeMs });
+    } catch {
+      // removed by another process meanwhile
+    }
+  }
+  return out.sort((a, b) => a.time - b.time || (a.name < b.name ? -1 : 1));
+}
+
+/** How many bundles in `dir` were written during the last minute (by the time in their names). */
+export function recentCount(dir: string, now: number): number {
+  return listBundles(dir).filter((b) => now - b.time < 60_000 && b.time <= now + 5_000).length;
+}
+
+/** Removes the oldest bundles until at most maxBundles and maxBytes remain; never `keep`. */
+export function enforceRetention(dir: string, maxBundles: number, maxBytes: number, keep: string): string[] {
+  const list = listBundles(dir);
+  let total = list.reduce((s, b) => s + b.size, 0);
+  let count = list.length;
+  const removed: string[] = [];
+  for (const b of list) {
+    if (count <= maxBundles && total <= maxBytes) break;
+    if (join(dir, b.name) === keep) continue;
+    try {
+      unlinkSync(join(dir, b.name));
+      removed.push(b.name);
+    } catch {
+      // another process removed it first
+    }
+    count--;
+    total -= b.size;
+  }
+  return removed;
+}

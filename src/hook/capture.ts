@@ -1,0 +1,203 @@
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { dirname, join, sep } from 'node:path';
+import { createRedactor } from '../bundle/redact';
+import { ENTRY, FORMAT_NAME, FORMAT_VERSION, type ErrorRecord, type Frame, type Manifest, type TimelineEvent } from '../bundle/types';
+import { bundleFileName } from '../bundle/names';
+import { assembleBundle, type BundleFile } from '../bundle/writer';
+import { parseStack } from '../stack/parse-stack';
+import { chooseBundleDir, enforceRetention, recentCount, writeAtomically } from './bundle-dir';
+import { toErrorRecord } from './error-record';
+import { excerptsFor } from './excerpts';
+import { hookFailure, hookLog } from './log';
+import { mapFrames, nodeMapsEnabled } from './source-maps';
+import { state } from './state';
+import { HOOK_ROOT, getHookVersion } from './version';
+
+export interface CaptureRequest {
+  reason: string;
+  /** The thrown value or rejection reason, when there is one. */
+  error?: unknown;
+  hasError?: boolean;
+  /** Whether to record the capturing thread's current JS stack (API and on-demand captures). */
+  stack?: boolean;
+  trigger?: Record<string, unknown>;
+  /** Extra entries (hang.json, ...) that the caller computed. */
+  extra?: BundleFile[];
+  /** Extra events for the timeline, after the breadcrumbs. */
+  events?: TimelineEvent[];
+}
+
+export interface CaptureResult {
+  path?: string;
+  size?: number;
+  skipped?: string;
+  error?: string;
+}
+
+/** Name and version from the package.json nearest to the main script (or the cwd), at most 12 levels up. */
+function findApp(startCwd: string): Manifest['app'] {
+  let dir = process.argv[1] ? dirname(process.argv[1]) : startCwd;
+  for (let i = 0; i < 12; i++) {
+    const file = join(dir, 'package.json');
+    try {
+      const pkg = JSON.parse(readFileSync(file, 'utf8'));
+      if (pkg && typeof pkg === 'object') {
+        return {
+          name: typeof pkg.name === 'string' ? pkg.name.slice(0, 200) : undefined,
+          version: typeof pkg.version === 'string' ? pkg.version.slice(0, 100) : undefined,
+          packageJson: file,
+        };
+      }
+    } catch {
+      // none here, or unreadable: go up
+    }
+    const up = dirname(dir);
+    if (up === dir) break;
+    dir = up;
+  }
+  return undefined;
+}
+
+/** Frames of the hook itself are noise in a captured stack. */
+function isOwnFrame(f: Frame): boolean {
+  return f.file.startsWith(HOOK_ROOT + sep + 'dist' + sep);
+}
+
+function collectFrames(rec: ErrorRecord | undefined, out: Frame[]): void {
+  if (!rec) return;
+  out.push(...rec.frames);
+  collectFrames(rec.cause, out);
+  for (const e of rec.errors ?? []) collectFrames(e, out);
+}
+
+/**
+ * Writes one bundle, synchronously: this runs inside uncaughtExceptionMonitor, where the process
+ * dies as soon as we return. Never throws.
+ */
+export function captureSync(req: CaptureRequest): CaptureResult {
+  const s = state();
+  if (s.capturing) return { skipped: 'a capture is already running' };
+  s.capturing = true;
+  try {
+    return captureUnguarded(req);
+  } catch (err) {
+    hookFailure(`writing the ${req.reason} bundle`, err);
+    return { error: err instanceof Error ? err.message : String(err) };
+  } finally {
+    s.capturing = false;
+  }
+}
+
+function captureUnguarded(req: CaptureRequest): CaptureResult {
+  const s = state();
+  const cfg = s.config;
+  const time = new Date();
+  const warnings: string[] = [];
+
+  const choice = chooseBundleDir(cfg.dir, s.startCwd);
+  if (choice.fellBack) warnings.push(`bundle folder: ${choice.fellBack}; using ${choice.dir}`);
+  const recent = recentCount(choice.dir, time.getTime());
+  if (recent >= cfg.ratePerMinute) {
+    hookLog(`not writing a ${req.reason} bundle: ${recent} bundles in ${choice.dir} during the last minute (AUTOPSY_RATE_LIMIT=${cfg.ratePerMinute})`);
+    return { skipped: 'rate limit' };
+  }
+
+  const useMaps = cfg.sourceMaps && !nodeMapsEnabled();
+  const mapper = useMaps ? (frames: Frame[]) => mapFrames(frames, warnings) : (frames: Frame[]) => frames;
+  const redactor = createRedactor(process.env, [...process.execArgv, ...process.argv], cfg.redact);
+  const json = (v: unknown) => Buffer.from(redactor.redactJsonText(JSON.stringify(v, null, 1)) + '\n');
+
+  const files: BundleFile[] = [];
+  const allFrames: Frame[] = [];
+
+  let errorRecord: ErrorRecord | undefined;
+  if (req.hasError || req.error !== undefined) {
+    errorRecord = toErrorRecord(req.error, mapper);
+    collectFrames(errorRecord, allFrames);
+    files.push({ name: ENTRY.error, data: json(errorRecord) });
+  }
+  if (req.stack) {
+    const frames = mapper(parseStack(new Error().stack ?? '')).filter((f) => !isOwnFrame(f));
+    allFrames.push(...frames);
+    files.push({ name: ENTRY.stack, data: json({ thread: 'main', frames }) });
+  }
+
+  try {
+    const report = process.report.getReport(req.error instanceof Error ? req.error : undefined);
+    files.push({ name: ENTRY.report, data: json(redactor.redactReport(report)) });
+  } catch (err) {
+    warnings.push(`diagnostic report: ${(err as Error).message}`);
+  }
+
+  const events: TimelineEvent[] = [...s.breadcrumbs, ...(req.events ?? [])];
+  events.push({ time: time.getTime(), kind: 'trigger', reason: req.reason, message: errorRecord ? `${errorRecord.name}: ${errorRecord.message}`.slice(0, 500) : undefined });
+  files.push({ name: ENTRY.timeline, data: json({ events }) });
+
+  try {
+    const excerpts = excerptsFor(allFrames, undefined, warnings);
+    if (excerpts.length) files.push({ name: ENTRY.sources, data: json({ excerpts }) });
+  } catch (err) {
+    warnings.push(`source excerpts: ${(err as Error).message}`);
+  }
+  for (const f of req.extra ?? []) files.push(f);
+
+  let cluster: Manifest['cluster'];
+  try {
+    // Only look at cluster when the app loaded it: requiring it ourselves costs start-up time.
+    const c = require.cache[require.resolve('node:cluster')] ? require('node:cluster') : undefined;
+    if (c) cluster = { isWorker: !!c.isWorker, workerId: c.worker?.id };
+  } catch {}
+  if (!cluster && process.env.NODE_UNIQUE_ID !== undefined) cluster = { isWorker: true, workerId: Number(process.env.NODE_UNIQUE_ID) };
+
+  const host = hostname();
+  const manifest: Omit<Manifest, 'files'> = {
+    format: FORMAT_NAME,
+    formatVersion: FORMAT_VERSION,
+    id: `${time.getTime().toString(36)}-${process.pid}-${++s.seq}`,
+    reason: req.reason,
+    time: time.toISOString(),
+    pid: process.pid,
+    ppid: process.ppid,
+    hostname: host,
+    threadId: 0,
+    uptimeSeconds: Math.round(process.uptime() * 1000) / 1000,
+    cwd: safeCwd(),
+    node: process.version,
+    v8: process.versions.v8,
+    platform: process.platform,
+    arch: process.arch,
+    argv: redactor.redactArgv(process.argv),
+    execArgv: redactor.redactArgv(process.execArgv),
+    app: findApp(s.startCwd),
+    hook: { version: getHookVersion(), addon: 'unavailable' },
+    cluster,
+    trigger: req.trigger,
+    redacted: redactor.names,
+    warnings: warnings.length ? warnings.map((w) => redactor.redactString(w).slice(0, 500)) : undefined,
+  };
+  const { tgz } = assembleBundle(manifest, files);
+  const path = writeAtomically(choice.dir, bundleFileName(time, req.reason, host, process.pid), tgz);
+  hookLog(`wrote ${path} (${req.reason}, ${formatSize(tgz.length)})`);
+  try {
+    enforceRetention(choice.dir, cfg.maxBundles, cfg.maxBytes, path);
+  } catch (err) {
+    hookFailure('bundle retention', err);
+  }
+  return { path, size: tgz.length };
+}
+
+function safeCwd(): string {
+  try {
+    return process.cwd();
+  } catch {
+    return '';
+  }
+}
+
+export function formatSize(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KB`;
+  if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(1)} MB`;
+  return `${(n / 1024 ** 3).toFixed(2)} GB`;
+}

@@ -1,0 +1,116 @@
+import { constants } from 'node:os';
+import { resolve } from 'node:path';
+
+/** Hook configuration, read from AUTOPSY_* environment variables (docs/configuration.md). */
+export interface Config {
+  enabled: boolean;
+  /** Where bundles go; undefined means ./autopsy-bundles, falling back to a per-user temp folder. */
+  dir?: string;
+  maxBundles: number;
+  maxBytes: number;
+  /** Bundles per minute across the folder (crash storms); on-demand and API captures count too. */
+  ratePerMinute: number;
+  /** Signal for on-demand captures, or undefined when turned off. */
+  signal?: NodeJS.Signals;
+  sourceMaps: boolean;
+  /** Extra names to redact (AUTOPSY_REDACT). */
+  redact: string[];
+  hangMs: number;
+}
+
+export const DEFAULTS: Config = {
+  enabled: true,
+  maxBundles: 50,
+  maxBytes: 2 * 1024 ** 3,
+  ratePerMinute: 20,
+  signal: 'SIGUSR2',
+  sourceMaps: true,
+  redact: [],
+  hangMs: 3000,
+};
+
+/** Signals that cannot or must not carry on-demand captures. */
+const UNUSABLE_SIGNALS = new Set(['SIGKILL', 'SIGSTOP', 'SIGUSR1', 'SIGSEGV', 'SIGBUS', 'SIGFPE', 'SIGILL', 'SIGABRT', 'SIGPROF']);
+
+function parseBool(v: string): boolean | undefined {
+  const s = v.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(s)) return true;
+  if (['0', 'false', 'no', 'off', ''].includes(s)) return false;
+  return undefined;
+}
+
+/** Parses sizes like 500M, 2G, 1048576. */
+export function parseBytes(v: string): number | undefined {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$/i.exec(v);
+  if (!m) return undefined;
+  const mult = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[m[2].toLowerCase() as '' | 'k' | 'm' | 'g' | 't'];
+  return Math.floor(Number(m[1]) * mult);
+}
+
+function parseInteger(v: string, min: number): number | undefined {
+  if (!/^\s*\d+\s*$/.test(v)) return undefined;
+  const n = Number(v);
+  return Number.isSafeInteger(n) && n >= min ? n : undefined;
+}
+
+/**
+ * Pure: environment in, configuration and one-line complaints out. A bad value never stops the app:
+ * the default stands and the complaint goes to stderr once.
+ */
+export function readConfig(env: NodeJS.ProcessEnv, cwd: string): { config: Config; problems: string[] } {
+  const config: Config = { ...DEFAULTS, redact: [] };
+  const problems: string[] = [];
+  const bad = (name: string, value: string, expected: string) =>
+    problems.push(`ignoring ${name}=${JSON.stringify(value).slice(0, 80)}: expected ${expected}`);
+
+  const e = (name: string) => {
+    const v = env[name];
+    return v === undefined ? undefined : String(v);
+  };
+
+  let v: string | undefined;
+  if ((v = e('AUTOPSY_ENABLED')) !== undefined) {
+    const b = parseBool(v);
+    if (b === undefined) bad('AUTOPSY_ENABLED', v, '0 or 1');
+    else config.enabled = b;
+  }
+  if ((v = e('AUTOPSY_DIR')) !== undefined && v !== '') config.dir = resolve(cwd, v);
+  if ((v = e('AUTOPSY_MAX_BUNDLES')) !== undefined) {
+    const n = parseInteger(v, 1);
+    if (n === undefined) bad('AUTOPSY_MAX_BUNDLES', v, 'a whole number >= 1');
+    else config.maxBundles = n;
+  }
+  if ((v = e('AUTOPSY_MAX_BYTES')) !== undefined) {
+    const n = parseBytes(v);
+    if (n === undefined || n < 1024 * 1024) bad('AUTOPSY_MAX_BYTES', v, 'a size of at least 1M (e.g. 500M, 2G)');
+    else config.maxBytes = n;
+  }
+  if ((v = e('AUTOPSY_RATE_LIMIT')) !== undefined) {
+    const n = parseInteger(v, 1);
+    if (n === undefined) bad('AUTOPSY_RATE_LIMIT', v, 'bundles per minute, a whole number >= 1');
+    else config.ratePerMinute = n;
+  }
+  if ((v = e('AUTOPSY_SIGNAL')) !== undefined) {
+    const s = v.trim().toUpperCase();
+    if (parseBool(s) === false || s === 'NONE') config.signal = undefined;
+    else {
+      const name = (s.startsWith('SIG') ? s : `SIG${s}`) as NodeJS.Signals;
+      if (!(name in constants.signals) || UNUSABLE_SIGNALS.has(name)) bad('AUTOPSY_SIGNAL', v, 'a signal such as SIGUSR2 or SIGPWR, or 0 to turn off');
+      else config.signal = name;
+    }
+  }
+  if ((v = e('AUTOPSY_SOURCE_MAPS')) !== undefined) {
+    const b = parseBool(v);
+    if (b === undefined) bad('AUTOPSY_SOURCE_MAPS', v, '0 or 1');
+    else config.sourceMaps = b;
+  }
+  if ((v = e('AUTOPSY_REDACT')) !== undefined) {
+    config.redact = v.split(',').map((s) => s.trim()).filter(Boolean);
+  }
+  if ((v = e('AUTOPSY_HANG_MS')) !== undefined) {
+    const n = parseInteger(v, 0);
+    if (n === undefined || (n !== 0 && n < 100)) bad('AUTOPSY_HANG_MS', v, 'milliseconds >= 100, or 0 to turn off');
+    else config.hangMs = n;
+  }
+  return { config, problems };
+}

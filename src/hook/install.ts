@@ -1,0 +1,133 @@
+import { unlinkSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import type * as CaptureModule from './capture';
+import { readConfig } from './config';
+import { register, reply, takeRequests } from './control';
+import { hookFailure, hookLog } from './log';
+import { record, state } from './state';
+import { getHookVersion } from './version';
+
+/**
+ * Installs the triggers. Each listener is chosen so that the app's fate stays what it was:
+ * - uncaughtExceptionMonitor observes without handling: Node still prints the error and exits;
+ * - unhandled rejections are observed by wrapping process.emit, because adding an
+ *   'unhandledRejection' listener would turn Node's default (throw) into "handled";
+ * - the on-demand signal is the only listener we add that changes a default: SIGUSR2 would
+ *   otherwise end the process. AUTOPSY_SIGNAL=0 turns it off.
+ */
+export function install(): void {
+  const s = state();
+  if (s.installed) return;
+  const { config, problems } = readConfig(process.env, s.startCwd);
+  s.config = config;
+  for (const p of problems) hookLog(p);
+  if (!config.enabled) return;
+  s.installed = true;
+
+  process.on('uncaughtExceptionMonitor', onUncaught);
+  wrapEmit();
+  if (config.signal) {
+    process.on(config.signal, onSignal);
+    // Registration can wait for the first turn of the loop; the timer never keeps the process alive.
+    setTimeout(registerForDump, 0).unref();
+  }
+}
+
+/** The capture code (tar, gzip, source maps, redaction) loads on the first trigger, not at start-up. */
+function capture(): typeof CaptureModule {
+  return require('./capture') as typeof CaptureModule;
+}
+
+function guard<A extends unknown[]>(what: string, fn: (...args: A) => void): (...args: A) => void {
+  return (...args: A) => {
+    try {
+      fn(...args);
+    } catch (err) {
+      hookFailure(what, err);
+    }
+  };
+}
+
+function alreadyCaptured(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && state().captured.has(value);
+}
+
+function markCaptured(value: unknown): void {
+  if (typeof value === 'object' && value !== null) state().captured.add(value);
+}
+
+const onUncaught = guard('uncaught exception capture', (err: unknown, origin: string) => {
+  const s = state();
+  if (alreadyCaptured(err)) return;
+  if (origin === 'unhandledRejection') {
+    // A rejection we already captured in the emit wrapper, now raised by Node's default 'throw' mode;
+    // primitive reasons arrive wrapped in a new ERR_UNHANDLED_REJECTION error.
+    const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
+    if (code === 'ERR_UNHANDLED_REJECTION' && performance.now() - s.lastRejectionAt < 1000) return;
+  }
+  markCaptured(err);
+  if (origin === 'unhandledRejection') s.lastRejectionAt = performance.now();
+  const reason = origin === 'unhandledRejection' ? 'unhandled-rejection' : 'uncaught-exception';
+  capture().captureSync({ reason, error: err, hasError: true, trigger: { origin } });
+});
+
+function onUnhandledRejection(reason: unknown): void {
+  const s = state();
+  if (alreadyCaptured(reason)) return;
+  const mode = rejectionMode();
+  // When Node is about to raise this rejection as an uncaught exception (default 'throw' mode with no
+  // listener), leave it to uncaughtExceptionMonitor: reading reason.stack now would make V8 format the
+  // stack early, and Node would then print its error without the source line and caret.
+  if (mode === 'throw' && process.listenerCount('unhandledRejection') === 0) return;
+  // In 'strict' mode the monitor has already seen it; primitive reasons cannot be remembered by identity.
+  if (mode === 'strict' && performance.now() - s.lastRejectionAt < 1000) return;
+  markCaptured(reason);
+  s.lastRejectionAt = performance.now();
+  capture().captureSync({ reason: 'unhandled-rejection', error: reason, hasError: true, trigger: { origin: 'unhandledRejection', mode } });
+}
+
+/** Node's --unhandled-rejections mode, from the command line or NODE_OPTIONS; the last one wins. */
+function rejectionMode(): string {
+  const flags = [...(process.env.NODE_OPTIONS ?? '').split(/\s+/), ...process.execArgv].filter((a) => a.startsWith('--unhandled-rejections='));
+  return flags.length ? flags[flags.length - 1].split('=')[1] : 'throw';
+}
+
+function wrapEmit(): void {
+  const original = process.emit;
+  const wrapped = function (this: NodeJS.Process, event: string | symbol, ...args: unknown[]) {
+    if (event === 'unhandledRejection') {
+      try {
+        onUnhandledRejection(args[0]);
+      } catch (err) {
+        hookFailure('unhandled rejection capture', err);
+      }
+    }
+    return (original as (...a: unknown[]) => boolean).apply(this, [event, ...args]);
+  };
+  process.emit = wrapped as typeof process.emit;
+}
+
+let registration: string | undefined;
+
+const registerForDump = guard('registering for autopsy-ts dump', () => {
+  registration = register(state().config.signal!, getHookVersion());
+  process.on('exit', () => {
+    try {
+      if (registration) unlinkSync(registration);
+    } catch {}
+  });
+});
+
+const onSignal = guard('on-demand capture', (signal: NodeJS.Signals) => {
+  const requests = takeRequests();
+  if (requests.some((r) => r.heap || r.core)) {
+    // Heap snapshots and cores arrive with their own issues; refuse clearly instead of ignoring.
+    for (const r of requests) reply(r.id, { ok: false, error: r.heap ? 'heap snapshots are not supported by this hook version yet' : 'core dumps are not supported by this hook version yet' });
+    return;
+  }
+  record({ time: Date.now(), kind: 'signal', signal });
+  const result = capture().captureSync({ reason: 'on-demand', stack: true, trigger: { signal, requests: requests.map((r) => r.id) } });
+  for (const r of requests) {
+    reply(r.id, result.path ? { ok: true, path: result.path } : { ok: false, error: result.skipped ?? result.error ?? 'not written' });
+  }
+});

@@ -1,0 +1,2 @@
+console.log('exiting with 7');
+process.exit(7);

@@ -1,0 +1,6 @@
+console.log('tick');
+setTimeout(() => {
+  console.log('about to throw');
+  const order = undefined;
+  return order.total;
+}, 5);
