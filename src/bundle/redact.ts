@@ -40,6 +40,9 @@ export interface Redactor {
 const SECRET_WORDS =
   /TOKEN|SECRET|PASSWORD|PASSWD|PASSPHRASE|CREDENTIAL|COOKIE|SESSION|DSN|PRIVATE|PWD|AUTH(?!OR(?!I[SZ]))|KEYS?(?![A-Z])|(?:^|[^A-Z])PASS(?![A-Z])/;
 
+/** Finds the end (`":`) of JSON keys that may look secret: every SECRET_WORDS match holds one of these. */
+const KEY_CANDIDATE = /(?:token|secret|pass|pwd|credential|cookie|session|dsn|private|auth|key)[^"\\]{0,128}":/gi;
+
 /** Well-known variables that contain a secret word but hold no secret. */
 const NOT_SECRET = new Set([
   'PWD',
@@ -157,13 +160,14 @@ const STATE_IN = 1;
 const STATE_ESCAPED = 2;
 
 /**
- * Tracks whether a position of JSON text lies inside a string literal. Queries must come in
- * increasing order; the scan runs only as far as the last query, so text without matches costs nothing.
+ * Tracks whether a position of JSON text lies inside a string literal, for the rare matches that
+ * local checks cannot place. Queries should come in increasing order; the scan runs only as far as
+ * the last query.
  */
 function jsonScanner(text: string): (i: number) => number {
   let pos = 0;
   let inString = false;
-  /** Characters still to come of the current escape: "\\n" has 1 after the backslash, "\\u00e9" 5. */
+  /** Characters still to come of the current escape: "\n" has 1 after the backslash, "\u00e9" 5. */
   let escape = 0;
   const special = /["\\]/g;
   return (i) => {
@@ -198,31 +202,77 @@ function jsonScanner(text: string): (i: number) => number {
   };
 }
 
-type Range = [start: number, end: number, text: string];
+/** Text that could stand outside a JSON string: numbers, literals, punctuation, whitespace. */
+const MAY_BE_STRUCTURE = /^[\s\d+\-.eE{}[\],:truefalsn]*$/;
 
-function applyRanges(text: string, ranges: Range[]): string {
-  if (ranges.length === 0) return text;
-  ranges.sort((a, b) => a[0] - b[0]);
-  const parts: string[] = [];
-  let last = 0;
-  let cur = ranges[0];
-  for (let k = 1; k <= ranges.length; k++) {
-    const next = ranges[k];
-    // Overlapping ranges all lie inside one string literal, so their union gets one [redacted].
-    if (next && next[0] < cur[1]) {
-      cur = [cur[0], Math.max(cur[1], next[1]), REDACTED];
-      continue;
-    }
-    parts.push(text.slice(last, cur[0]), cur[2]);
-    last = cur[1];
-    if (next) cur = next;
-  }
-  parts.push(text.slice(last));
-  return parts.join('');
+function backslashesBefore(text: string, i: number): number {
+  let n = 0;
+  while (i - n - 1 >= 0 && text.charCodeAt(i - n - 1) === 92) n++;
+  return n;
 }
 
-/** The end of an object key, up to its value. */
-const KEY_END = /"[ \t\r\n]*:[ \t\r\n]*/g;
+function isHex(c: number): boolean {
+  return (c >= 48 && c <= 57) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102);
+}
+
+/**
+ * Whether position i of JSON string content starts a character of its own: not right after an
+ * escaping backslash, nor among the four hex digits of a \uXXXX escape.
+ */
+function escapeAligned(text: string, i: number): boolean {
+  if (backslashesBefore(text, i) % 2 === 1) return false;
+  for (let d = 1; d <= 4 && i - d - 1 >= 0; d++) {
+    const c = text.charCodeAt(i - d);
+    if (c === 117 && text.charCodeAt(i - d - 1) === 92 && backslashesBefore(text, i - d) % 2 === 1) return false;
+    if (!isHex(c)) break;
+  }
+  return true;
+}
+
+/**
+ * Replacement ranges, as flat triples (start, end, kind) per pass, each pass in increasing order.
+ * Kind 0 replaces string content with [redacted]; kind 1 replaces a number with "[redacted]".
+ * Flat arrays and a merge instead of tuples and a sort: this runs cold, once, in a dying process.
+ */
+function applyRanges(text: string, passes: number[][]): string {
+  const at = passes.map(() => 0);
+  let out = '';
+  let last = 0;
+  let cur = -1;
+  let curEnd = 0;
+  let curKind = 0;
+  for (;;) {
+    let p = -1;
+    for (let k = 0; k < passes.length; k++) {
+      if (at[k] < passes[k].length && (p < 0 || passes[k][at[k]] < passes[p][at[p]])) p = k;
+    }
+    const start = p < 0 ? Infinity : passes[p][at[p]];
+    if (cur >= 0 && start < curEnd) {
+      // Overlapping ranges all lie inside one string literal: their union gets one [redacted].
+      curEnd = Math.max(curEnd, passes[p][at[p] + 1]);
+      curKind = 0;
+    } else {
+      if (cur >= 0) {
+        out += text.slice(last, cur) + (curKind === 1 ? JSON.stringify(REDACTED) : REDACTED);
+        last = curEnd;
+      }
+      if (p < 0) break;
+      cur = start;
+      curEnd = passes[p][at[p] + 1];
+      curKind = passes[p][at[p] + 2];
+    }
+    at[p] += 3;
+  }
+  return last === 0 ? text : out + text.slice(last);
+}
+
+/** End of the JSON string whose content starts at i: the next quote not escaped by a backslash. */
+function stringEnd(text: string, i: number): number {
+  let q = text.indexOf('"', i);
+  while (q >= 0 && backslashesBefore(text, q) % 2 === 1) q = text.indexOf('"', q + 1);
+  return q;
+}
+
 const JSON_NUMBER = /-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
 
 export function createRedactor(env: NodeJS.ProcessEnv, argv: string[], extraNames: string[] = []): Redactor {
@@ -244,6 +294,8 @@ function buildRedactor(env: NodeJS.ProcessEnv, argv: string[], extraNames: strin
   const secrets = new Set<string>();
   let plainRe: RegExp | null = null;
   let jsonRe: RegExp | null = null;
+  /** JSON forms that could match outside a string ("123456"): those need a real scan to place. */
+  let structuralForms = new Set<string>();
   let dirty = false;
 
   const nameCache = new Map<string, boolean>();
@@ -314,6 +366,7 @@ function buildRedactor(env: NodeJS.ProcessEnv, argv: string[], extraNames: strin
       forms.push(j, asciiJson(j));
     }
     jsonRe = alternation(forms);
+    structuralForms = new Set(forms.filter((f) => MAY_BE_STRUCTURE.test(f)));
     dirty = false;
   };
 
@@ -334,52 +387,62 @@ function buildRedactor(env: NodeJS.ProcessEnv, argv: string[], extraNames: strin
     if (typeof json !== 'string') return json;
     try {
       if (dirty) rebuild();
-      const ranges: Range[] = [];
+      const secretRanges: number[] = [];
+      const keyRanges: number[] = [];
+      const urlRanges: number[] = [];
       // 1. Known secrets, in their JSON-escaped forms, only where they start inside a string and
-      //    not right after an escaping backslash ("\n" + "foobar" is not the secret "nfoobar").
+      //    not inside an escape ("\n" + "foobar" is not the secret "nfoobar").
       if (jsonRe) {
-        const state = jsonScanner(json);
+        let scan: ((i: number) => number) | undefined;
         const re = jsonRe;
         re.lastIndex = 0;
         for (let m = re.exec(json); m; m = re.exec(json)) {
-          if (state(m.index) === STATE_IN) ranges.push([m.index, m.index + m[0].length, REDACTED]);
+          const ok = !structuralForms.has(m[0]) ? escapeAligned(json, m.index) : (scan ??= jsonScanner(json))(m.index) === STATE_IN;
+          if (ok) secretRanges.push(m.index, m.index + m[0].length, 0);
           else re.lastIndex = m.index + 1;
         }
       }
       // 2. String or number values of keys that look secret, so short values go too. Keys are
-      //    found from their end (`"` then `:`), which is much cheaper than matching every string.
-      const state = jsonScanner(json);
-      KEY_END.lastIndex = 0;
-      for (let m = KEY_END.exec(json); m; m = KEY_END.exec(json)) {
-        const close = m.index;
+      //    found from their end: `":` as JSON.stringify and Node's report writer put it (a space
+      //    before the colon is not looked for), which is much cheaper than matching every string.
+      //    Without extra patterns, only keys holding a secret word are visited (KEY_CANDIDATE).
+      let scan: ((i: number) => number) | undefined;
+      const candidates = extra.length === 0 ? KEY_CANDIDATE : null;
+      if (candidates) candidates.lastIndex = 0;
+      const nextKeyEnd = (from: number): number => {
+        if (!candidates) return json.indexOf('":', from);
+        candidates.lastIndex = from;
+        const m = candidates.exec(json);
+        return m ? candidates.lastIndex - 2 : -1;
+      };
+      for (let close = nextKeyEnd(0); close >= 0; close = nextKeyEnd(close + 2)) {
         const open = json.lastIndexOf('"', close - 1);
         if (open < 0 || close - open > 129) continue;
         const key = json.slice(open + 1, close);
         if (key === '' || key.includes('\\') || !isSecretName(key)) continue;
-        if (state(open) !== STATE_OUT || state(close) !== STATE_IN) continue;
-        const valueAt = close + m[0].length;
+        // Both quotes are unescaped, so `key` is either a string or the gap between two strings;
+        // only in the second case can it consist of characters allowed outside strings.
+        if (backslashesBefore(json, open) % 2 === 1) continue;
+        if (MAY_BE_STRUCTURE.test(key) && (scan ??= jsonScanner(json))(open) !== STATE_OUT) continue;
+        let valueAt = close + 2;
+        while (valueAt < json.length && json.charCodeAt(valueAt) <= 32) valueAt++;
         if (json.charCodeAt(valueAt) === 34) {
-          let j = valueAt + 1;
-          while (j < json.length) {
-            const c = json.charCodeAt(j);
-            if (c === 34) break;
-            j += c === 92 ? 2 : 1;
-          }
-          if (j < json.length && j > valueAt + 1) ranges.push([valueAt + 1, j, REDACTED]);
+          const end = stringEnd(json, valueAt + 1);
+          if (end > valueAt + 1) keyRanges.push(valueAt + 1, end, 0);
         } else {
           JSON_NUMBER.lastIndex = valueAt;
           const n = JSON_NUMBER.exec(json);
-          if (n) ranges.push([valueAt, valueAt + n[0].length, JSON.stringify(REDACTED)]);
+          if (n) keyRanges.push(valueAt, valueAt + n[0].length, 1);
         }
       }
       // 3. URL passwords: they hold no quote or backslash, so they sit wholly inside one string.
       if (json.includes('://')) {
         for (const m of json.matchAll(URL_PASSWORD)) {
           const start = m.index + m[1].length;
-          ranges.push([start, start + m[2].length, REDACTED]);
+          urlRanges.push(start, start + m[2].length, 0);
         }
       }
-      return applyRanges(json, ranges);
+      return applyRanges(json, [secretRanges, keyRanges, urlRanges]);
     } catch {
       return JSON.stringify(REDACTED);
     }

@@ -44,6 +44,12 @@ function add(ctx: Context, path: string, message: string): void {
   if (ctx.errors.length < MAX_ERRORS) ctx.errors.push(path ? `${path}: ${message}` : message);
 }
 
+/** add(), returning false so that a check reads `ok = fail(...)`. */
+function fail(ctx: Context, path: string, message: string): false {
+  add(ctx, path, message);
+  return false;
+}
+
 function isObject(v: unknown): v is SchemaObject {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -135,6 +141,19 @@ function resolveRef(root: SchemaObject, ref: string): unknown {
   return Object.hasOwn(root.$defs, name) ? root.$defs[name] : undefined;
 }
 
+/** Whether `value` has the top-level type `schema` asks for (following a few $refs). */
+function typeFits(root: SchemaObject, schema: unknown, value: unknown): boolean {
+  for (let hops = 0; hops < 8 && isObject(schema); hops++) {
+    if (schema.type !== undefined) {
+      const types = Array.isArray(schema.type) ? schema.type : [schema.type];
+      return types.some((t) => hasType(value, t));
+    }
+    if (typeof schema.$ref !== 'string') break;
+    schema = resolveRef(root, schema.$ref);
+  }
+  return true;
+}
+
 /** Applies `schema` to `value`; pushes messages into ctx and returns whether the value is valid. */
 function validate(schema: unknown, value: unknown, path: string, depth: number, ctx: Context): boolean {
   if (ctx.aborted) return false;
@@ -167,39 +186,35 @@ function validate(schema: unknown, value: unknown, path: string, depth: number, 
   }
 
   let ok = true;
-  const fail = (message: string): void => {
-    ok = false;
-    add(ctx, path, message);
-  };
 
-  if ('const' in s && !equal(s.const, value)) fail(`must equal ${show(s.const)}`);
+  if ('const' in s && !equal(s.const, value)) ok = fail(ctx, path, `must equal ${show(s.const)}`);
   if (Array.isArray(s.enum) && !s.enum.some((e) => equal(e, value))) {
-    fail(`must be one of ${s.enum.slice(0, 10).map(show).join(', ')}${s.enum.length > 10 ? ', ...' : ''}`);
+    ok = fail(ctx, path, `must be one of ${s.enum.slice(0, 10).map(show).join(', ')}${s.enum.length > 10 ? ', ...' : ''}`);
   }
 
   if (typeof value === 'string') {
     if (typeof s.minLength === 'number' || typeof s.maxLength === 'number') {
       const n = codePoints(value);
-      if (typeof s.minLength === 'number' && n < s.minLength) fail(`must be at least ${s.minLength} characters long`);
-      if (typeof s.maxLength === 'number' && n > s.maxLength) fail(`must be at most ${s.maxLength} characters long`);
+      if (typeof s.minLength === 'number' && n < s.minLength) ok = fail(ctx, path, `must be at least ${s.minLength} characters long`);
+      if (typeof s.maxLength === 'number' && n > s.maxLength) ok = fail(ctx, path, `must be at most ${s.maxLength} characters long`);
     }
     if (typeof s.pattern === 'string') {
       const re = pattern(ctx, s.pattern);
-      if (!re) fail(`schema error: invalid pattern ${s.pattern}`);
-      else if (!re.test(value)) fail(`must match ${s.pattern}`);
+      if (!re) ok = fail(ctx, path, `schema error: invalid pattern ${s.pattern}`);
+      else if (!re.test(value)) ok = fail(ctx, path, `must match ${s.pattern}`);
     }
   }
 
   if (typeof value === 'number') {
-    if (typeof s.minimum === 'number' && value < s.minimum) fail(`must be >= ${s.minimum}`);
-    if (typeof s.maximum === 'number' && value > s.maximum) fail(`must be <= ${s.maximum}`);
-    if (typeof s.exclusiveMinimum === 'number' && value <= s.exclusiveMinimum) fail(`must be > ${s.exclusiveMinimum}`);
-    if (typeof s.exclusiveMaximum === 'number' && value >= s.exclusiveMaximum) fail(`must be < ${s.exclusiveMaximum}`);
+    if (typeof s.minimum === 'number' && value < s.minimum) ok = fail(ctx, path, `must be >= ${s.minimum}`);
+    if (typeof s.maximum === 'number' && value > s.maximum) ok = fail(ctx, path, `must be <= ${s.maximum}`);
+    if (typeof s.exclusiveMinimum === 'number' && value <= s.exclusiveMinimum) ok = fail(ctx, path, `must be > ${s.exclusiveMinimum}`);
+    if (typeof s.exclusiveMaximum === 'number' && value >= s.exclusiveMaximum) ok = fail(ctx, path, `must be < ${s.exclusiveMaximum}`);
   }
 
   if (Array.isArray(value)) {
-    if (typeof s.minItems === 'number' && value.length < s.minItems) fail(`must have at least ${s.minItems} items`);
-    if (typeof s.maxItems === 'number' && value.length > s.maxItems) fail(`must have at most ${s.maxItems} items`);
+    if (typeof s.minItems === 'number' && value.length < s.minItems) ok = fail(ctx, path, `must have at least ${s.minItems} items`);
+    if (typeof s.maxItems === 'number' && value.length > s.maxItems) ok = fail(ctx, path, `must have at most ${s.maxItems} items`);
     if (s.items !== undefined) {
       for (let i = 0; i < value.length && !ctx.aborted; i++) {
         // The pre-2020 tuple form (an array of schemas) checks positions; extra items are free.
@@ -228,7 +243,7 @@ function validate(schema: unknown, value: unknown, path: string, depth: number, 
 
   if (s.$ref !== undefined) {
     const target = typeof s.$ref === 'string' ? resolveRef(ctx.root, s.$ref) : undefined;
-    if (target === undefined) fail(`schema error: unsupported or missing $ref ${show(s.$ref)} (only #/$defs/... is supported)`);
+    if (target === undefined) ok = fail(ctx, path, `schema error: unsupported or missing $ref ${show(s.$ref)} (only #/$defs/... is supported)`);
     else if (!validate(target, value, path, depth + 1, ctx)) ok = false;
   }
 
@@ -247,6 +262,7 @@ function combine(keyword: 'anyOf' | 'oneOf', branches: unknown[], value: unknown
   const passed: number[] = [];
   let closest: string[] | undefined;
   let closestIndex = 0;
+  let closestScore = 0;
   for (let i = 0; i < branches.length && !ctx.aborted; i++) {
     const trial: Context = { ...ctx, errors: [] };
     const valid = validate(branches[i], value, path, depth + 1, trial);
@@ -259,9 +275,14 @@ function combine(keyword: 'anyOf' | 'oneOf', branches: unknown[], value: unknown
     if (valid) {
       passed.push(i);
       if (keyword === 'anyOf') return true;
-    } else if (!closest || trial.errors.length < closest.length) {
-      closest = trial.errors;
-      closestIndex = i;
+    } else {
+      // A branch whose type does not even fit is a poor explanation, whatever its message count.
+      const score = trial.errors.length + (typeFits(ctx.root, branches[i], value) ? 0 : MAX_ERRORS);
+      if (closest === undefined || score < closestScore) {
+        closest = trial.errors;
+        closestIndex = i;
+        closestScore = score;
+      }
     }
   }
   if (keyword === 'oneOf' && passed.length === 1) return true;

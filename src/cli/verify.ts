@@ -36,7 +36,7 @@ export async function verifyBundle(path: string): Promise<VerifyResult> {
   for (const [name, def] of perEntry) {
     const value = b.json.get(name);
     if (value === undefined || !defs[def]) continue;
-    problems.push(...checkSchema({ ...s, $ref: `#/$defs/${def}` }, value).map((p) => `${name}: ${p}`));
+    problems.push(...checkSchema({ $defs: defs, $ref: `#/$defs/${def}` }, value).map((p) => `${name}: ${p}`));
   }
   return { file: path, ok: problems.length === 0, formatVersion: b.manifest.formatVersion, files: b.entries.size, problems };
 }

@@ -1,0 +1,80 @@
+// On-demand bundles: the signal and `autopsy-ts dump PID`, on live processes that carry on.
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { bundlesIn, cleanup, HOOK, runCli, runNode, SCENARIOS, tempDir } from './helpers';
+
+const dir = tempDir();
+after(() => cleanup(dir));
+const server = join(SCENARIOS, 'on-demand', 'server.js');
+
+describe('on demand', () => {
+  test('autopsy-ts dump PID waits for the bundle, prints its path, and the process carries on', async () => {
+    const out = join(dir, 'dump');
+    let dumped: Promise<Awaited<ReturnType<typeof runCli>>> | undefined;
+    const r = await runNode(server, {
+      hook: true,
+      args: ['1500'],
+      env: { AUTOPSY_DIR: out },
+      onOutput: { text: 'ready', then: (pid) => (dumped = new Promise((res) => setTimeout(() => res(runCli(['dump', String(pid)])), 300))) },
+    });
+    const d = await dumped!;
+    assert.equal(d.code, 0, d.stderr);
+    const path = d.stdout.trim();
+    assert.deepEqual(bundlesIn(out), [path]);
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, /finished true/);
+    const s = JSON.parse((await runCli(['summary', path, '--json'])).stdout);
+    assert.equal(s.reason, 'on-demand');
+    assert.ok(Array.isArray(s.stack));
+    assert.ok(s.timeline.last.some((e: { kind: string; message?: string }) => e.kind === 'breadcrumb' && e.message === 'tick'));
+  });
+
+  test('a raw signal (AUTOPSY_SIGNAL) writes an on-demand bundle too', async () => {
+    const out = join(dir, 'signal');
+    const r = await runNode(server, {
+      hook: true,
+      args: ['800'],
+      env: { AUTOPSY_DIR: out, AUTOPSY_SIGNAL: 'SIGPWR' },
+      onOutput: { text: 'ready', then: (pid) => setTimeout(() => process.kill(pid, 'SIGPWR'), 200) },
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /finished true/);
+    assert.equal(bundlesIn(out).length, 1);
+    assert.match(bundlesIn(out)[0], /-on-demand-/);
+  });
+
+  test('dump refuses a process without the hook, in one line, and does not kill it', async () => {
+    let d: Awaited<ReturnType<typeof runCli>> | undefined;
+    const r = await runNode(server, { args: ['800'], onOutput: { text: 'ready', then: async (pid) => (d = await runCli(['dump', String(pid)])) } });
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, /finished true/);
+    assert.equal(d!.code, 1);
+    assert.match(d!.stderr, /^autopsy-ts: pid \d+ has no autopsy-ts hook .*\n$/);
+  });
+
+  test('dump --heap and --core fail clearly until they are supported', async () => {
+    for (const flag of ['--heap', '--core']) {
+      const d = await runCli(['dump', String(process.pid), flag]);
+      assert.equal(d.code, 1);
+      assert.match(d.stderr, new RegExp(`^autopsy-ts: dump ${flag}: .+ not supported .+\\n$`));
+    }
+  });
+
+  test('dump of a pid that does not exist, and of a hung process, fail in one line', async () => {
+    const gone = await runCli(['dump', '999999']);
+    assert.equal(gone.code, 1);
+    assert.match(gone.stderr, /^autopsy-ts: no process with pid 999999\n$/);
+
+    const script = 'setTimeout(() => { console.log("ready"); const end = Date.now() + 2500; while (Date.now() < end); }, 10);';
+    let d: Awaited<ReturnType<typeof runCli>> | undefined;
+    await runNode('-e', {
+      nodeArgs: ['--require', HOOK],
+      args: [script],
+      env: { AUTOPSY_DIR: join(dir, 'hung') },
+      onOutput: { text: 'ready', then: async (pid) => (d = await runCli(['dump', String(pid), '--timeout', '1'])) },
+    });
+    assert.equal(d?.code, 1);
+    assert.match(d!.stderr, /^autopsy-ts: pid \d+ did not answer within 1 s: its event loop may be blocked\n$/);
+  });
+});
