@@ -37,6 +37,44 @@ function variants(emptyModule: string): Variant[] {
   ];
 }
 
+/**
+ * Inside one process: require an empty file first (it pays Node's one-time cost of a first user
+ * require), then time require(hook). With argv[3] = 'deps', the hook's built-in dependencies are
+ * required and timed first, so what remains is the hook's own files and install().
+ * `node -e code a b c` sees a, b, c as process.argv[1..3].
+ */
+const IN_PROCESS = `
+const ms = (t) => Number(process.hrtime.bigint() - t) / 1e6;
+require(process.argv[2]);
+let t = process.hrtime.bigint();
+if (process.argv[3] === 'deps') for (const m of ['node:worker_threads', 'node:perf_hooks', 'node:os']) require(m);
+const depsMs = ms(t);
+t = process.hrtime.bigint();
+require(process.argv[1]);
+process.stdout.write(JSON.stringify({ depsMs, hookMs: ms(t) }));
+`;
+
+function measureInProcess(empty: string, work: string): StartupResult['inProcess'] {
+  const env = cleanEnv();
+  const whole: number[] = [];
+  const deps: number[] = [];
+  const rest: number[] = [];
+  for (let round = 0; round < WARMUP_ROUNDS + ROUNDS; round++) {
+    for (const mode of rotated(['whole', 'deps'], round)) {
+      const { result } = timedNode(['-e', IN_PROCESS, HOOK, empty, mode], env, true, work);
+      if (result.status !== 0) throw new Error(`in-process require timing failed: ${result.stderr.slice(0, 500)}`);
+      const r = JSON.parse(result.stdout) as { depsMs: number; hookMs: number };
+      if (round < WARMUP_ROUNDS) continue;
+      if (mode === 'whole') whole.push(r.hookMs);
+      else {
+        deps.push(r.depsMs);
+        rest.push(r.hookMs);
+      }
+    }
+  }
+  return { requireHookMs: roundSummary(summarize(whole)), builtinDepsMs: roundSummary(summarize(deps)), ownFilesAndInstallMs: roundSummary(summarize(rest)) };
+}
+
 export interface StartupResult {
   bench: 'startup';
   date: string;
@@ -47,6 +85,8 @@ export interface StartupResult {
   addedMs: number;
   /** The same difference in mean CPU time of the child, less sensitive to other load on the machine. */
   addedCpuMs?: number;
+  /** Timed inside the process, so free of spawn noise; the "added" figures include Node's --require machinery too. */
+  inProcess: { requireHookMs: Summary; builtinDepsMs: Summary; ownFilesAndInstallMs: Summary };
   targetMs: number;
   ratioToTarget: number;
   met: boolean;
@@ -96,6 +136,7 @@ export function runStartup(): StartupResult {
         addedCpuMs: addedCpu === undefined || !Number.isFinite(addedCpu) ? undefined : round2(addedCpu),
       };
     });
+    const inProcess = measureInProcess(empty, work);
     const main = rows.find((r) => r.name === '--require hook')!;
     const addedMs = main.addedMs!;
     return {
@@ -106,6 +147,7 @@ export function runStartup(): StartupResult {
       variants: rows,
       addedMs,
       addedCpuMs: main.addedCpuMs,
+      inProcess,
       targetMs: TARGET_ADDED_MS,
       ratioToTarget: round2(addedMs / TARGET_ADDED_MS),
       met: addedMs <= TARGET_ADDED_MS,
@@ -129,6 +171,16 @@ export function printStartup(r: StartupResult): void {
       v.cpuMeanMs === undefined ? '-' : fmt(v.cpuMeanMs, 1),
       v.addedCpuMs === undefined ? (v.addedMs === undefined ? 'anchor' : '-') : signed(v.addedCpuMs, 1),
     ]),
+  );
+  const p = r.inProcess;
+  printTable(
+    `inside the process (after one require of an empty file), ${p.requireHookMs.n} processes`,
+    ['measurement', 'median', 'p90', 'min', 'max'],
+    [
+      ['require(hook)', p.requireHookMs],
+      ['  worker_threads + perf_hooks + os alone', p.builtinDepsMs],
+      ['  require(hook) after those', p.ownFilesAndInstallMs],
+    ].map(([name, s]) => [name as string, fmt((s as Summary).median), fmt((s as Summary).p90), fmt((s as Summary).min), fmt((s as Summary).max)]),
   );
   console.log(`load average ${r.machine.load1} at start, ${r.machine.load1End} at end (${r.machine.cpus} cpus)`);
   console.log(

@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createRedactor, looksSecret, parseRedactList, REDACTED } from '../src/bundle/redact';
 
 test('looksSecret: secret words, case-insensitive, camelCase and flags', () => {
@@ -220,6 +222,21 @@ test('no key of a real report looks secret (besides environment variables)', () 
     }
   };
   walk(process.report.getReport());
+  assert.deepEqual([...keys].filter((k) => looksSecret(k)), []);
+});
+
+test('no key of the bundle format (docs/bundle-schema.json) looks secret', () => {
+  const schema = JSON.parse(readFileSync(join(__dirname, '..', 'docs', 'bundle-schema.json'), 'utf8'));
+  const keys = new Set<string>();
+  const walk = (v: unknown): void => {
+    if (typeof v !== 'object' || v === null) return;
+    for (const [k, x] of Object.entries(v)) {
+      if (k === 'properties' && typeof x === 'object' && x !== null) for (const name of Object.keys(x)) keys.add(name);
+      walk(x);
+    }
+  };
+  walk(schema);
+  assert.ok(keys.size > 20);
   assert.deepEqual([...keys].filter((k) => looksSecret(k)), []);
 });
 

@@ -33,19 +33,22 @@ interface Context {
 export function checkSchema(schema: object, value: unknown): string[] {
   const ctx: Context = { root: schema as SchemaObject, errors: [], steps: 0, aborted: false, patterns: new Map() };
   try {
-    validate(schema, value, '', 0, ctx);
+    validate(schema, value, null, 0, ctx);
   } catch (err) {
-    add(ctx, '', `schema check failed: ${err instanceof Error ? err.message : String(err)}`);
+    add(ctx, null, `schema check failed: ${err instanceof Error ? err.message : String(err)}`);
   }
   return ctx.errors.slice(0, MAX_ERRORS);
 }
 
-function add(ctx: Context, path: string, message: string): void {
-  if (ctx.errors.length < MAX_ERRORS) ctx.errors.push(path ? `${path}: ${message}` : message);
+/** Where a value sits, built as a chain while descending and turned into text only for messages. */
+type Path = { up: Path; key: string | number } | null;
+
+function add(ctx: Context, path: Path, message: string): void {
+  if (ctx.errors.length < MAX_ERRORS) ctx.errors.push(path ? `${formatPath(path)}: ${message}` : message);
 }
 
 /** add(), returning false so that a check reads `ok = fail(...)`. */
-function fail(ctx: Context, path: string, message: string): false {
+function fail(ctx: Context, path: Path, message: string): false {
   add(ctx, path, message);
   return false;
 }
@@ -54,9 +57,16 @@ function isObject(v: unknown): v is SchemaObject {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function propertyPath(path: string, key: string): string {
-  const part = /^[A-Za-z_$][\w$]*$/.test(key) ? key : `[${JSON.stringify(key)}]`;
-  return path === '' || part.startsWith('[') ? path + part : `${path}.${part}`;
+/** files[2].sha256; keys that are not identifiers in brackets: a["d-e"]. */
+function formatPath(path: Path): string {
+  const parts: string[] = [];
+  for (let p = path; p; p = p.up) {
+    const k = p.key;
+    if (typeof k === 'number') parts.push(`[${k}]`);
+    else if (!/^[A-Za-z_$][\w$]*$/.test(k)) parts.push(`[${JSON.stringify(k)}]`);
+    else parts.push(p.up ? `.${k}` : k);
+  }
+  return parts.reverse().join('');
 }
 
 function typeOf(v: unknown): string {
@@ -155,7 +165,7 @@ function typeFits(root: SchemaObject, schema: unknown, value: unknown): boolean 
 }
 
 /** Applies `schema` to `value`; pushes messages into ctx and returns whether the value is valid. */
-function validate(schema: unknown, value: unknown, path: string, depth: number, ctx: Context): boolean {
+function validate(schema: unknown, value: unknown, path: Path, depth: number, ctx: Context): boolean {
   if (ctx.aborted) return false;
   if (++ctx.steps > MAX_STEPS) {
     ctx.aborted = true;
@@ -219,7 +229,7 @@ function validate(schema: unknown, value: unknown, path: string, depth: number, 
       for (let i = 0; i < value.length && !ctx.aborted; i++) {
         // The pre-2020 tuple form (an array of schemas) checks positions; extra items are free.
         const item = Array.isArray(s.items) ? s.items[i] ?? true : s.items;
-        if (!validate(item, value[i], `${path}[${i}]`, depth + 1, ctx)) ok = false;
+        if (!validate(item, value[i], { up: path, key: i }, depth + 1, ctx)) ok = false;
       }
     }
   }
@@ -230,14 +240,14 @@ function validate(schema: unknown, value: unknown, path: string, depth: number, 
       for (const key of s.required) {
         if (typeof key === 'string' && !Object.hasOwn(value, key)) {
           ok = false;
-          add(ctx, propertyPath(path, key), 'is required');
+          add(ctx, { up: path, key }, 'is required');
         }
       }
     }
     for (const key of Object.keys(value)) {
       if (ctx.aborted) break;
       const sub = Object.hasOwn(props, key) ? props[key] : s.additionalProperties;
-      if (sub !== undefined && !validate(sub, value[key], propertyPath(path, key), depth + 1, ctx)) ok = false;
+      if (sub !== undefined && !validate(sub, value[key], { up: path, key }, depth + 1, ctx)) ok = false;
     }
   }
 
@@ -256,9 +266,9 @@ function validate(schema: unknown, value: unknown, path: string, depth: number, 
 
 /**
  * anyOf / oneOf: each branch is tried on its own message list. When no branch fits, the messages of
- * the closest branch (fewest messages) follow the summary, since that is usually the intended one.
+ * the closest branch (its type fits, then fewest messages) follow the summary: usually the intended one.
  */
-function combine(keyword: 'anyOf' | 'oneOf', branches: unknown[], value: unknown, path: string, depth: number, ctx: Context): boolean {
+function combine(keyword: 'anyOf' | 'oneOf', branches: unknown[], value: unknown, path: Path, depth: number, ctx: Context): boolean {
   const passed: number[] = [];
   let closest: string[] | undefined;
   let closestIndex = 0;

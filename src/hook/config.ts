@@ -30,7 +30,8 @@ export const DEFAULTS: Config = {
 };
 
 /** Signals that cannot or must not carry on-demand captures. */
-const UNUSABLE_SIGNALS = new Set(['SIGKILL', 'SIGSTOP', 'SIGUSR1', 'SIGSEGV', 'SIGBUS', 'SIGFPE', 'SIGILL', 'SIGABRT', 'SIGPROF']);
+// SIGINT, SIGTERM, SIGHUP, SIGQUIT and SIGPIPE have defaults that apps and supervisors rely on.
+const UNUSABLE_SIGNALS = new Set(['SIGKILL', 'SIGSTOP', 'SIGUSR1', 'SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGPIPE', 'SIGSEGV', 'SIGBUS', 'SIGFPE', 'SIGILL', 'SIGABRT', 'SIGPROF']);
 
 function parseBool(v: string): boolean | undefined {
   const s = v.trim().toLowerCase();
