@@ -15,7 +15,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writ
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CAPTURE, HOOK, cleanEnv, fmt, machine, printJsonLine, printTable, requireBuilt, rotated, timedNode, type Machine } from './harness';
-import { mean, round2, roundSummary, summarize, type Summary } from './stats';
+import { mean, pairedMedianDiff, round2, roundSummary, summarize, type Summary } from './stats';
 
 export const TARGET_MEDIAN_MS = 50;
 const WARM_CALLS = 30;
@@ -107,7 +107,7 @@ export interface ExceptionBundleResult {
   crashToExit: {
     rounds: number;
     variants: { name: CrashVariant; label: string; ms: Summary; cpuMeanMs?: number; outputBytes?: number }[];
-    /** Median crash-to-exit over plain node, for the anchor and for us. */
+    /** Crash-to-exit over plain node (median of per-round differences), for the anchor and for us. */
     anchorAddedMs: number;
     hookAddedMs: number;
     /** hookAddedMs / anchorAddedMs: what our bundle costs next to Node writing its own report. */
@@ -217,8 +217,8 @@ function measureCrashes(work: string, app: string): { monitorMs: number[]; summa
 
   const med = (v: CrashVariant) => summarize(wall.get(v)!).median;
   const cpuMean = (v: CrashVariant) => mean(cpu.get(v)!);
-  const anchorAdded = med('report') - med('plain');
-  const hookAdded = med('hook') - med('plain');
+  const anchorAdded = pairedMedianDiff(wall.get('report')!, wall.get('plain')!);
+  const hookAdded = pairedMedianDiff(wall.get('hook')!, wall.get('plain')!);
   const finite = (n: number) => (Number.isFinite(n) ? round2(n) : undefined);
   return {
     monitorMs,
@@ -257,13 +257,13 @@ export function printExceptionBundle(r: ExceptionBundleResult): void {
   const plain = c.variants.find((v) => v.name === 'plain')!;
   printTable(
     `crash-to-exit wall ms (throw -> child reaped), ${c.rounds} rounds, variants alternating`,
-    ['variant', 'median', 'p90', 'max', 'added (median)', 'cpu (mean)', 'added cpu', 'file'],
+    ['variant', 'median', 'p90', 'max', 'added (paired median)', 'cpu (mean)', 'added cpu', 'file'],
     c.variants.map((v) => [
       v.label,
       fmt(v.ms.median),
       fmt(v.ms.p90),
       fmt(v.ms.max),
-      v.name === 'plain' ? '-' : `+${fmt(v.ms.median - plain.ms.median)}`,
+      v.name === 'plain' ? '-' : `+${fmt(v.name === 'hook' ? c.hookAddedMs : c.anchorAddedMs)}`,
       v.cpuMeanMs === undefined ? '-' : fmt(v.cpuMeanMs, 1),
       v.name === 'plain' || v.cpuMeanMs === undefined || plain.cpuMeanMs === undefined ? '-' : `+${fmt(v.cpuMeanMs - plain.cpuMeanMs, 1)}`,
       v.outputBytes === undefined ? '-' : `${fmt(v.outputBytes / 1024, 1)} KB`,

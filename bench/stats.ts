@@ -32,6 +32,17 @@ export function summarize(samples: readonly number[]): Summary {
   };
 }
 
+/**
+ * Median of the differences a[i] - b[i], where a[i] and b[i] were measured in the same round.
+ * Pairing cancels the slow drift of a shared machine, which a difference of two medians keeps.
+ */
+export function pairedMedianDiff(a: readonly number[], b: readonly number[]): number {
+  const n = Math.min(a.length, b.length);
+  const diffs: number[] = [];
+  for (let i = 0; i < n; i++) diffs.push(a[i] - b[i]);
+  return quantile(diffs, 0.5);
+}
+
 /** Rounds to 2 decimals, so JSON lines stay readable. */
 export function round2(n: number): number {
   return Math.round(n * 100) / 100;

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ROOT } from './helpers';
 import { createRedactor, looksSecret, parseRedactList, REDACTED } from '../src/bundle/redact';
 
 test('looksSecret: secret words, case-insensitive, camelCase and flags', () => {
@@ -226,7 +227,7 @@ test('no key of a real report looks secret (besides environment variables)', () 
 });
 
 test('no key of the bundle format (docs/bundle-schema.json) looks secret', () => {
-  const schema = JSON.parse(readFileSync(join(__dirname, '..', 'docs', 'bundle-schema.json'), 'utf8'));
+  const schema = JSON.parse(readFileSync(join(ROOT, 'docs', 'bundle-schema.json'), 'utf8'));
   const keys = new Set<string>();
   const walk = (v: unknown): void => {
     if (typeof v !== 'object' || v === null) return;

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ROOT } from './helpers';
 import { checkSchema } from '../src/bundle/schema-check';
 
 test('type: single, arrays of types, integer vs number, null, object vs array', () => {
@@ -154,7 +155,7 @@ test('hostile values and schemas never throw', () => {
 });
 
 test('docs/bundle-schema.json: a real manifest passes; a broken one names the path', () => {
-  const schema = JSON.parse(readFileSync(join(__dirname, '..', 'docs', 'bundle-schema.json'), 'utf8')) as object;
+  const schema = JSON.parse(readFileSync(join(ROOT, 'docs', 'bundle-schema.json'), 'utf8')) as object;
   const manifest = {
     format: 'autopsy-bundle',
     formatVersion: 1,

@@ -1,9 +1,9 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { readBundle } from '../bundle/reader';
 import { summarize } from '../bundle/summary';
 import { BundleFormatError } from '../bundle/tar';
+import { makeDirs } from '../hook/bundle-dir';
 import { getHookVersion } from '../hook/version';
 import { runDemo } from './demo';
 import { dump } from './dump';
@@ -101,7 +101,7 @@ export function buildProgram(): Command {
     .option('--dir <dir>', 'where the bundles go', 'autopsy-bundles')
     .action(async (opts: { dir: string }) => {
       const dir = resolve(opts.dir);
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      makeDirs(dir, 0o700);
       const newest = runDemo(dir, (l) => process.stderr.write(l + '\n'));
       if (!newest) throw new CliError(`the examples wrote no bundle into ${dir}`);
       process.stderr.write(`\nnewest bundle: ${safeLine(newest)}\n\n`);

@@ -1,6 +1,6 @@
 import { accessSync, constants, closeSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, statSync, unlinkSync, writeSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { BUNDLE_NAME_RE, timeFromName } from '../bundle/names';
 
 /** A per-user folder under the temp dir, refused when someone else owns it or can write into it. */
@@ -18,16 +18,40 @@ export function userTempDir(sub: string): string {
  * that nobody else can write to: /tmp is shared, and a planted symlink must not redirect our files.
  */
 function ensurePrivateDir(dir: string, strict: boolean): void {
-  try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-  }
+  makeDirs(dir, 0o700);
   if (!strict) return;
   const st = lstatSync(dir);
   const uid = typeof process.getuid === 'function' ? process.getuid() : st.uid;
   if (!st.isDirectory() || st.uid !== uid || (st.mode & 0o022) !== 0) {
     throw new Error(`${dir} is not a private directory of this user`);
+  }
+}
+
+/**
+ * mkdir -p, bounded. Node's own mkdirSync(dir, {recursive: true}) never returns for a path under
+ * /proc (it retries ENOENT for ever), which would hang the process we are supposed to observe.
+ */
+export function makeDirs(dir: string, mode: number): void {
+  const missing: string[] = [];
+  let d = resolve(dir);
+  for (let i = 0; i < 128; i++) {
+    try {
+      if (!statSync(d).isDirectory()) throw Object.assign(new Error(`${d} is not a directory`), { code: 'ENOTDIR' });
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      missing.push(d);
+      const up = dirname(d);
+      if (up === d) break;
+      d = up;
+    }
+  }
+  for (const m of missing.reverse()) {
+    try {
+      mkdirSync(m, { mode });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
   }
 }
 

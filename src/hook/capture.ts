@@ -144,11 +144,10 @@ function captureUnguarded(req: CaptureRequest): CaptureResult {
 
   let cluster: Manifest['cluster'];
   try {
-    // Only look at cluster when the app loaded it: requiring it ourselves costs start-up time.
-    const c = require.cache[require.resolve('node:cluster')] ? require('node:cluster') : undefined;
-    if (c) cluster = { isWorker: !!c.isWorker, workerId: c.worker?.id };
+    // At capture time, not start-up: in a worker Node has already loaded cluster, and removed NODE_UNIQUE_ID.
+    const c = require('node:cluster') as import('node:cluster').Cluster;
+    if (c.isWorker) cluster = { isWorker: true, workerId: c.worker?.id };
   } catch {}
-  if (!cluster && process.env.NODE_UNIQUE_ID !== undefined) cluster = { isWorker: true, workerId: Number(process.env.NODE_UNIQUE_ID) };
 
   const host = hostname();
   const manifest: Omit<Manifest, 'files'> = {

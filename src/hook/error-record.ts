@@ -58,7 +58,7 @@ export function toErrorRecord(value: unknown, mapFrames: FrameMapper, depth = 0,
     const props: Record<string, unknown> = {};
     let any = false;
     for (const key of Object.keys(value).slice(0, 30)) {
-      if (SKIP_PROPS.has(key) || key === 'code') continue;
+      if (SKIP_PROPS.has(key) || (key === 'code' && rec.code !== undefined)) continue;
       const d = Object.getOwnPropertyDescriptor(value, key);
       props[key] = d && 'value' in d ? previewValue(d.value) : '[Getter]';
       any = true;
