@@ -19,10 +19,24 @@ function dataProp(obj: object, key: string): unknown {
   return undefined;
 }
 
+let v8StackGetter: (() => unknown) | undefined | null = null;
+
+/**
+ * error.stack: a data property up to V8 12, an own accessor from V8 13 (Node 24). V8's own getter
+ * is safe to call; an app's getter is not, so only the one that V8 installs on every error is used.
+ */
+function readStack(err: object): unknown {
+  const d = Object.getOwnPropertyDescriptor(err, 'stack');
+  if (!d) return dataProp(err, 'stack');
+  if ('value' in d) return d.value;
+  if (v8StackGetter === null) v8StackGetter = Object.getOwnPropertyDescriptor(new Error(), 'stack')?.get;
+  return d.get && d.get === v8StackGetter ? d.get.call(err) : undefined;
+}
+
 function isErrorLike(v: unknown): v is object {
   if (typeof v !== 'object' || v === null) return false;
   if (types.isNativeError(v) || v instanceof Error) return true;
-  return typeof dataProp(v, 'message') === 'string' && typeof dataProp(v, 'stack') === 'string';
+  return typeof dataProp(v, 'message') === 'string' && typeof readStack(v) === 'string';
 }
 
 export type FrameMapper = (frames: Frame[]) => Frame[];
@@ -46,7 +60,7 @@ export function toErrorRecord(value: unknown, mapFrames: FrameMapper, depth = 0,
     seen.add(value);
     const name = String(dataProp(value, 'name') ?? 'Error');
     const message = String(dataProp(value, 'message') ?? '');
-    const stackRaw = dataProp(value, 'stack');
+    const stackRaw = readStack(value);
     const stack = typeof stackRaw === 'string' ? cut(stackRaw, MAX_STACK_CHARS) : undefined;
     const rec: ErrorRecord = { kind: 'error', name: cut(name, 200), message: cut(message, 8000), frames: [] };
     const code = dataProp(value, 'code');
