@@ -7,8 +7,8 @@ import { safeLine } from './sanitize';
 const ROOT = join(__dirname, '..', '..', '..');
 
 export const EXAMPLES = [
-  { name: 'invoice-crash', what: 'an uncaught exception with a cause chain, in TypeScript (source-mapped)' },
   { name: 'lost-connection', what: 'an unhandled rejection: an AggregateError of refused connections' },
+  { name: 'invoice-crash', what: 'an uncaught exception with a cause chain, in TypeScript (source-mapped)' },
 ];
 
 /**

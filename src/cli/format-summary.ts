@@ -51,6 +51,25 @@ function excerptLines(x: SourceExcerpt, cwd: string, out: string[]): void {
   });
 }
 
+function timeOfDay(t: unknown): string {
+  const d = new Date(Number(t));
+  return Number.isNaN(d.getTime()) ? '??:??:??.???' : d.toISOString().slice(11, 23);
+}
+
+/** One line for an event: its message (or reason, or signal) and its data, compactly. */
+export function eventText(ev: Record<string, unknown>): string {
+  const head = [ev.message, ev.reason, ev.signal].find((v) => typeof v === 'string') ?? '';
+  let data = '';
+  if (ev.data !== undefined) {
+    try {
+      data = JSON.stringify(ev.data);
+    } catch {
+      data = '';
+    }
+  }
+  return data ? `${head} ${data}` : String(head);
+}
+
 export function formatText(s: Summary): string {
   const out: string[] = [];
   const app = s.app?.name ? `${s.app.name}${s.app.version ? '@' + s.app.version : ''}` : 'app';
@@ -71,8 +90,7 @@ export function formatText(s: Summary): string {
   if (s.timeline.last.length) {
     out.push('', `Timeline (last ${s.timeline.last.length} of ${s.timeline.events} events):`);
     for (const ev of s.timeline.last) {
-      const msg = typeof ev.message === 'string' ? ev.message : typeof ev.reason === 'string' ? ev.reason : typeof ev.signal === 'string' ? ev.signal : '';
-      out.push(`  ${safeLine(new Date(Number(ev.time)).toISOString().slice(11, 23))} ${safeLine(ev.kind, 20).padEnd(10)} ${safeLine(msg, 200)}`);
+      out.push(`  ${safeLine(timeOfDay(ev.time))} ${safeLine(ev.kind, 20).padEnd(10)} ${safeLine(eventText(ev), 200)}`);
     }
   }
   out.push('');
