@@ -11,9 +11,11 @@
  *   The time runs from just before the throw to the parent seeing the child reaped; process.hrtime
  *   is CLOCK_MONOTONIC on Linux, shared by parent and child.
  */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { bundleError, bundleExcerpts, checkIntegrity, readBundle } from '../src/bundle/reader';
+import { ENTRY } from '../src/bundle/types';
 import { CAPTURE, HOOK, cleanEnv, fmt, machine, printJsonLine, printTable, requireBuilt, rotated, timedNode, type Machine } from './harness';
 import { mean, pairedMedianDiff, round2, roundSummary, summarize, type Summary } from './stats';
 
@@ -51,6 +53,7 @@ const { captureSync } = require(process.argv[2]);
 const requireMs = ms(t, process.hrtime.bigint());
 const times = [];
 let size = 0;
+let path = '';
 for (let i = 0; i < Number(process.argv[3]); i++) {
   const err = makeError(i);
   const a = process.hrtime.bigint();
@@ -62,8 +65,9 @@ for (let i = 0; i < Number(process.argv[3]); i++) {
   }
   times.push(ms(a, b));
   size = r.size;
+  path = r.path;
 }
-writeSync(1, JSON.stringify({ requireMs, times, size }) + '\\n');
+writeSync(1, JSON.stringify({ requireMs, times, size, path }) + '\\n');
 `;
 
 export const CRASH_SCRIPT = `'use strict';
@@ -114,6 +118,7 @@ export interface ExceptionBundleResult {
     ratioAdded: number;
     /** Median crash-to-exit with the hook / with the anchor. */
     ratioTotal: number;
+    /** Mean CPU of the whole child over plain node; the hook's includes its start-up. */
     anchorAddedCpuMs?: number;
     hookAddedCpuMs?: number;
   };
@@ -122,7 +127,21 @@ export interface ExceptionBundleResult {
   coldMet: boolean;
 }
 
-export function runExceptionBundle(): ExceptionBundleResult {
+/**
+ * A capture that silently lost part of its work (no frames, no excerpts, no report) would look fast.
+ * Refuse to report figures for bundles that are not complete.
+ */
+async function checkComplete(path: string): Promise<void> {
+  const b = await readBundle(path);
+  const problems = [...checkIntegrity(b).problems];
+  const frames = bundleError(b)?.frames ?? [];
+  if (!frames.some((f) => f.origin === 'app' && f.function === 'loadInvoice')) problems.push('error.json has no app frame for loadInvoice');
+  if (bundleExcerpts(b).length === 0) problems.push('no source excerpts');
+  if (!b.entries.has(ENTRY.report)) problems.push('no report.json');
+  if (problems.length) throw new Error(`incomplete bundle ${path}: ${problems.join('; ')}`);
+}
+
+export async function runExceptionBundle(): Promise<ExceptionBundleResult> {
   requireBuilt();
   const work = mkdtempSync(join(tmpdir(), 'autopsy-bench-exception-'));
   try {
@@ -134,12 +153,14 @@ export function runExceptionBundle(): ExceptionBundleResult {
     const startMachine = machine();
     const warm = measureWarm(work, app);
     const crash = measureCrashes(work, app);
+    await checkComplete(warm.lastBundle);
+    await checkComplete(crash.lastBundle);
     const hookMonitor = summarize(crash.monitorMs);
     return {
       bench: 'exception-bundle',
       date: new Date().toISOString(),
       machine: { ...startMachine, load1End: machine().load1 },
-      warm,
+      warm: { calls: warm.calls, requireMs: warm.requireMs, firstCallMs: warm.firstCallMs, rest: warm.rest, bundleBytes: warm.bundleBytes },
       cold: { processes: crash.monitorMs.length, monitor: roundSummary(hookMonitor) },
       crashToExit: crash.summary,
       targetMs: TARGET_MEDIAN_MS,
@@ -156,11 +177,11 @@ function hookEnv(bundleDir: string): NodeJS.ProcessEnv {
   return cleanEnv({ AUTOPSY_DIR: bundleDir, AUTOPSY_RATE_LIMIT: '1000000', AUTOPSY_MAX_BUNDLES: '1000000' });
 }
 
-function measureWarm(work: string, app: string): ExceptionBundleResult['warm'] {
+function measureWarm(work: string, app: string): ExceptionBundleResult['warm'] & { lastBundle: string } {
   const bundles = join(work, 'warm-bundles');
   const { result } = timedNode(['--require', HOOK, join(app, 'capture-loop.js'), CAPTURE, String(WARM_CALLS)], hookEnv(bundles), true, app);
   const line = result.stdout.trim().split('\n').pop() ?? '';
-  let parsed: { requireMs: number; times: number[]; size: number; failed?: unknown };
+  let parsed: { requireMs: number; times: number[]; size: number; path: string; failed?: unknown };
   try {
     parsed = JSON.parse(line);
   } catch {
@@ -175,15 +196,17 @@ function measureWarm(work: string, app: string): ExceptionBundleResult['warm'] {
     firstCallMs: round2(parsed.times[0]),
     rest: roundSummary(summarize(parsed.times.slice(1))),
     bundleBytes: parsed.size,
+    lastBundle: parsed.path,
   };
 }
 
-function measureCrashes(work: string, app: string): { monitorMs: number[]; summary: ExceptionBundleResult['crashToExit'] } {
+function measureCrashes(work: string, app: string): { monitorMs: number[]; lastBundle: string; summary: ExceptionBundleResult['crashToExit'] } {
   const script = join(app, 'crash.js');
   const wall = new Map<CrashVariant, number[]>(CRASH_VARIANTS.map((v) => [v, []]));
   const cpu = new Map<CrashVariant, number[]>(CRASH_VARIANTS.map((v) => [v, []]));
   const outputBytes = new Map<CrashVariant, number>();
   const monitorMs: number[] = [];
+  let lastBundle = '';
   let run = 0;
 
   for (let round = 0; round < CRASH_WARMUP_ROUNDS + CRASH_ROUNDS; round++) {
@@ -206,7 +229,8 @@ function measureCrashes(work: string, app: string): { monitorMs: number[]; summa
       const produced = readdirSync(out);
       if (variant !== 'plain' && produced.length !== 1) throw new Error(`${variant}: expected one file in ${out}, found [${produced.join(', ')}]: ${result.stderr.slice(0, 1000)}`);
       if (variant === 'hook' && !/autopsy-ts: wrote /.test(result.stderr)) throw new Error(`hook: no "wrote" line on stderr: ${result.stderr.slice(0, 1000)}`);
-      if (produced.length === 1 && existsSync(join(out, produced[0]))) outputBytes.set(variant, statSync(join(out, produced[0])).size);
+      if (produced.length === 1) outputBytes.set(variant, statSync(join(out, produced[0])).size);
+      if (variant === 'hook') lastBundle = join(out, produced[0]);
 
       if (round < CRASH_WARMUP_ROUNDS) continue;
       wall.get(variant)!.push(Number(endedAt - BigInt(child.throwAt)) / 1e6);
@@ -222,6 +246,7 @@ function measureCrashes(work: string, app: string): { monitorMs: number[]; summa
   const finite = (n: number) => (Number.isFinite(n) ? round2(n) : undefined);
   return {
     monitorMs,
+    lastBundle,
     summary: {
       rounds: CRASH_ROUNDS,
       variants: CRASH_VARIANTS.map((v) => ({
@@ -257,7 +282,7 @@ export function printExceptionBundle(r: ExceptionBundleResult): void {
   const plain = c.variants.find((v) => v.name === 'plain')!;
   printTable(
     `crash-to-exit wall ms (throw -> child reaped), ${c.rounds} rounds, variants alternating`,
-    ['variant', 'median', 'p90', 'max', 'added (paired median)', 'cpu (mean)', 'added cpu', 'file'],
+    ['variant', 'median', 'p90', 'max', 'added (paired median)', 'process cpu (mean)', 'added cpu', 'file'],
     c.variants.map((v) => [
       v.label,
       fmt(v.ms.median),
@@ -269,6 +294,7 @@ export function printExceptionBundle(r: ExceptionBundleResult): void {
       v.outputBytes === undefined ? '-' : `${fmt(v.outputBytes / 1024, 1)} KB`,
     ]),
   );
+  console.log('(cpu covers the whole child process, so the hook\'s row also carries its start-up cost)');
   console.log(`load average ${r.machine.load1} at start, ${r.machine.load1End} at end (${r.machine.cpus} cpus)`);
   console.log(
     `ours/anchor: added crash-to-exit ${fmt(c.hookAddedMs)} ms vs ${fmt(c.anchorAddedMs)} ms = ${fmt(c.ratioAdded)}x; ` +
@@ -278,7 +304,14 @@ export function printExceptionBundle(r: ExceptionBundleResult): void {
 }
 
 if (require.main === module) {
-  const r = runExceptionBundle();
-  printExceptionBundle(r);
-  printJsonLine(r);
+  runExceptionBundle().then(
+    (r) => {
+      printExceptionBundle(r);
+      printJsonLine(r);
+    },
+    (err: unknown) => {
+      console.error(err instanceof Error ? err.message : err);
+      process.exitCode = 1;
+    },
+  );
 }

@@ -7,12 +7,12 @@ import { printExceptionBundle, runExceptionBundle } from './exception-bundle';
 import { printJsonLine } from './harness';
 import { printStartup, runStartup } from './startup';
 
-function main(): void {
+async function main(): Promise<void> {
   const startup = runStartup();
   printStartup(startup);
   printJsonLine(startup);
 
-  const exceptionBundle = runExceptionBundle();
+  const exceptionBundle = await runExceptionBundle();
   printExceptionBundle(exceptionBundle);
   printJsonLine(exceptionBundle);
 
@@ -25,4 +25,7 @@ function main(): void {
   printJsonLine({ bench: 'all', results: [startup, exceptionBundle] });
 }
 
-main();
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exitCode = 1;
+});

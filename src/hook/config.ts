@@ -1,4 +1,3 @@
-import { constants } from 'node:os';
 import { resolve } from 'node:path';
 
 /** Hook configuration, read from AUTOPSY_* environment variables (docs/configuration.md). */
@@ -96,7 +95,7 @@ export function readConfig(env: NodeJS.ProcessEnv, cwd: string): { config: Confi
     if (parseBool(s) === false || s === 'NONE') config.signal = undefined;
     else {
       const name = (s.startsWith('SIG') ? s : `SIG${s}`) as NodeJS.Signals;
-      if (!(name in constants.signals) || UNUSABLE_SIGNALS.has(name)) bad('AUTOPSY_SIGNAL', v, 'a signal such as SIGUSR2 or SIGPWR, or 0 to turn off');
+      if (!(name in (require('node:os') as typeof import('node:os')).constants.signals) || UNUSABLE_SIGNALS.has(name)) bad('AUTOPSY_SIGNAL', v, 'a signal such as SIGUSR2 or SIGPWR, or 0 to turn off');
       else config.signal = name;
     }
   }

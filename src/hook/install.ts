@@ -1,11 +1,8 @@
-import { unlinkSync } from 'node:fs';
-import { performance } from 'node:perf_hooks';
 import type * as CaptureModule from './capture';
 import { readConfig } from './config';
-import { register, reply, takeRequests } from './control';
+import type * as ControlModule from './control';
 import { hookFailure, hookLog } from './log';
 import { record, state } from './state';
-import { getHookVersion } from './version';
 
 /**
  * Installs the triggers. Each listener is chosen so that the app's fate stays what it was:
@@ -31,11 +28,38 @@ export function install(): void {
     // Registration can wait for the first turn of the loop; the timer never keeps the process alive.
     setTimeout(registerForDump, 0).unref();
   }
+  // Load the capture code once the process has settled, so that a crash does not pay for it on its
+  // fatal path (about 15 ms). Short-lived processes never reach this, and the timer keeps nobody alive.
+  setTimeout(warmCapture, WARM_AFTER_MS).unref();
 }
 
-/** The capture code (tar, gzip, source maps, redaction) loads on the first trigger, not at start-up. */
+const WARM_AFTER_MS = 3000;
+
+const warmCapture = guard('loading the capture code', () => {
+  if (isMainThread()) capture();
+});
+
+/**
+ * Start-up loads only this file, config, log and state. The capture code (tar, gzip, source maps,
+ * redaction), the dump protocol and even node:worker_threads load when they are first needed.
+ */
 function capture(): typeof CaptureModule {
   return require('./capture') as typeof CaptureModule;
+}
+
+function control(): typeof ControlModule {
+  return require('./control') as typeof ControlModule;
+}
+
+let mainThread: boolean | undefined;
+
+/**
+ * Preloads run in worker threads too. Their uncaught errors reach the main thread as 'error' events,
+ * so the main thread's hook covers them; a worker's copy stays silent.
+ */
+function isMainThread(): boolean {
+  mainThread ??= (require('node:worker_threads') as typeof import('node:worker_threads')).isMainThread;
+  return mainThread;
 }
 
 function guard<A extends unknown[]>(what: string, fn: (...args: A) => void): (...args: A) => void {
@@ -58,31 +82,31 @@ function markCaptured(value: unknown): void {
 
 const onUncaught = guard('uncaught exception capture', (err: unknown, origin: string) => {
   const s = state();
-  if (alreadyCaptured(err)) return;
+  if (alreadyCaptured(err) || !isMainThread()) return;
   if (origin === 'unhandledRejection') {
     // A rejection we already captured in the emit wrapper, now raised by Node's default 'throw' mode;
     // primitive reasons arrive wrapped in a new ERR_UNHANDLED_REJECTION error.
     const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
-    if (code === 'ERR_UNHANDLED_REJECTION' && performance.now() - s.lastRejectionAt < 1000) return;
+    if (code === 'ERR_UNHANDLED_REJECTION' && Date.now() - s.lastRejectionAt < 1000) return;
   }
   markCaptured(err);
-  if (origin === 'unhandledRejection') s.lastRejectionAt = performance.now();
+  if (origin === 'unhandledRejection') s.lastRejectionAt = Date.now();
   const reason = origin === 'unhandledRejection' ? 'unhandled-rejection' : 'uncaught-exception';
   capture().captureSync({ reason, error: err, hasError: true, trigger: { origin } });
 });
 
 function onUnhandledRejection(reason: unknown): void {
   const s = state();
-  if (alreadyCaptured(reason)) return;
+  if (alreadyCaptured(reason) || !isMainThread()) return;
   const mode = rejectionMode();
   // When Node is about to raise this rejection as an uncaught exception (default 'throw' mode with no
   // listener), leave it to uncaughtExceptionMonitor: reading reason.stack now would make V8 format the
   // stack early, and Node would then print its error without the source line and caret.
   if (mode === 'throw' && process.listenerCount('unhandledRejection') === 0) return;
   // In 'strict' mode the monitor has already seen it; primitive reasons cannot be remembered by identity.
-  if (mode === 'strict' && performance.now() - s.lastRejectionAt < 1000) return;
+  if (mode === 'strict' && Date.now() - s.lastRejectionAt < 1000) return;
   markCaptured(reason);
-  s.lastRejectionAt = performance.now();
+  s.lastRejectionAt = Date.now();
   capture().captureSync({ reason: 'unhandled-rejection', error: reason, hasError: true, trigger: { origin: 'unhandledRejection', mode } });
 }
 
@@ -110,15 +134,19 @@ function wrapEmit(): void {
 let registration: string | undefined;
 
 const registerForDump = guard('registering for autopsy-ts dump', () => {
-  registration = register(state().config.signal!, getHookVersion());
+  if (!isMainThread()) return;
+  const { getHookVersion } = require('./version') as typeof import('./version');
+  registration = control().register(state().config.signal!, getHookVersion());
   process.on('exit', () => {
     try {
-      if (registration) unlinkSync(registration);
+      if (registration) (require('node:fs') as typeof import('node:fs')).unlinkSync(registration);
     } catch {}
   });
 });
 
 const onSignal = guard('on-demand capture', (signal: NodeJS.Signals) => {
+  if (!isMainThread()) return;
+  const { takeRequests, reply } = control();
   const requests = takeRequests();
   if (requests.some((r) => r.heap || r.core)) {
     // Heap snapshots and cores arrive with their own issues; refuse clearly instead of ignoring.

@@ -6,9 +6,14 @@
 import { closeSync, fstatSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, normalize, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SourceMapConsumer, type RawSourceMap } from 'source-map';
+import type { RawSourceMap, SourceMapConsumer } from 'source-map';
 import type { Frame } from '../bundle/types';
 import { classifyOrigin } from '../stack/parse-stack';
+
+/** source-map loads only when a file really has a map: most crashes need none of it. */
+function sourceMapLib(): typeof import('source-map') {
+  return require('source-map') as typeof import('source-map');
+}
 
 export const LIMITS = {
   /** Generated files larger than this are not searched for a sourceMappingURL comment. */
@@ -112,7 +117,7 @@ function mapFrame(frame: Frame, warnings: string[]): Frame {
     pos = map.consumer.originalPositionFor({ line: frame.line, column: Math.max(frame.column - 1, 0) });
     // Without a column, take the first mapping on the line rather than none.
     if (pos.source == null && !(frame.column > 0)) {
-      pos = map.consumer.originalPositionFor({ line: frame.line, column: 0, bias: SourceMapConsumer.LEAST_UPPER_BOUND });
+      pos = map.consumer.originalPositionFor({ line: frame.line, column: 0, bias: sourceMapLib().SourceMapConsumer.LEAST_UPPER_BOUND });
     }
   } catch (err) {
     map.broken = true;
@@ -217,7 +222,7 @@ function loadMap(file: string): LoadedMap | null {
     dir = dirname(mapFile);
   }
   const raw = parseMapJson(text);
-  const consumer = new SourceMapConsumer(raw);
+  const consumer = new (sourceMapLib().SourceMapConsumer)(raw);
   return { consumer, dir, bytes: text.length };
 }
 
