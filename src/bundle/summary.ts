@@ -24,11 +24,38 @@ export interface Summary {
   headline: string;
   error?: ErrorRecord;
   stack?: Frame[];
+  /** hang.json, as written by the hook (docs/bundle-format.md). */
+  hang?: HangSummary;
   excerpts: SourceExcerpt[];
   timeline: { events: number; last: TimelineEvent[] };
   files: { name: string; size: number }[];
   redacted: string[];
   warnings: string[];
+}
+
+export interface HangSummary {
+  thresholdMs: number;
+  blockedSince: number;
+  detectedAt: number;
+  durationMs?: number;
+  ongoing: boolean;
+  jsStack: string;
+  probe: { summary: string; state?: string; syscall?: unknown; fds?: { fd: number; target: string }[]; children?: { pid: number; command: string }[] };
+  locals?: { frames: { function: string; url: string; line: number; scopes: { type: string; vars: Record<string, string> }[] }[]; problem?: string; tookMs: number };
+}
+
+/** "event loop blocked 4.1 s in renderInvoicePdf (pdf.js:88)", or in a system call when no JS stack was had. */
+export function hangLine(h: HangSummary, stack: Frame[] | undefined, cwd: string): string {
+  const ms = h.durationMs ?? Math.max(h.detectedAt - h.blockedSince, h.thresholdMs);
+  const secs = `${h.ongoing ? '>= ' : ''}${(ms / 1000).toFixed(1)} s`;
+  const top = topFrame(stack);
+  if (top && h.jsStack === 'captured') {
+    const where = `${top.function || '<anonymous>'} (${frameLocation(top, cwd).replace(/:\d+$/, '')})`;
+    const sys = h.probe?.syscall && h.probe.syscall !== 'running' ? `, in ${h.probe.summary}` : '';
+    return `event loop blocked ${secs} in ${where}${sys}`;
+  }
+  const what = h.probe?.summary ?? 'an unknown state';
+  return `event loop blocked ${secs} in ${what}, JS stack not available`;
 }
 
 /** The first frame worth showing: the app's own code, else the first frame with a file. */
@@ -59,6 +86,7 @@ export function summarize(b: Bundle): Summary {
   const error = bundleError(b);
   const stack = bundleStack(b);
   const events = bundleTimeline(b);
+  const hang = b.json.get('hang.json') as HangSummary | undefined;
   const cwd = typeof m.cwd === 'string' ? m.cwd : '';
   return {
     file: b.path,
@@ -78,7 +106,8 @@ export function summarize(b: Bundle): Summary {
     hook: m.hook,
     cluster: m.cluster,
     trigger: m.trigger,
-    headline: headlineOf(String(m.reason), error, stack, cwd),
+    headline: hang ? hangLine(hang, stack, cwd) : headlineOf(String(m.reason), error, stack, cwd),
+    hang,
     error,
     stack,
     excerpts: bundleExcerpts(b),

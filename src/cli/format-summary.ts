@@ -80,9 +80,10 @@ export function formatText(s: Summary): string {
     errorBlock(s.error, s.cwd, 0, out, '');
   }
   if (s.stack?.length) {
-    out.push('', 'Main thread stack at capture:');
+    out.push('', s.hang ? 'Main thread stack while blocked:' : 'Main thread stack at capture:');
     for (const l of frameLines(s.stack, s.cwd)) out.push(`    at ${l}`);
   }
+  if (s.hang) hangBlock(s, out);
   if (s.excerpts.length) {
     out.push('');
     excerptLines(s.excerpts[0], s.cwd, out);
@@ -98,6 +99,20 @@ export function formatText(s: Summary): string {
   if (s.redacted.length) out.push(`Redacted: ${s.redacted.map((n) => safeLine(n, 80)).join(', ')}`);
   for (const w of s.warnings) out.push(`Note: ${safeLine(w, 300)}`);
   return out.join('\n') + '\n';
+}
+
+function hangBlock(s: Summary, out: string[]): void {
+  const h = s.hang!;
+  out.push('', `Thread state: ${safeLine(h.probe?.summary ?? 'unknown', 300)}`);
+  for (const c of h.probe?.children ?? []) out.push(`  child ${c.pid}: ${safeLine(c.command, 200)}`);
+  if (h.jsStack !== 'captured') out.push(`JS stack: ${safeLine(h.jsStack, 300)}`);
+  const f = h.locals?.frames?.[0];
+  if (f) {
+    out.push(`Locals of ${safeLine(f.function || '<anonymous>', 100)}:`);
+    for (const sc of f.scopes.filter((x) => x.type !== 'closure')) {
+      for (const [k, v] of Object.entries(sc.vars).slice(0, 12)) out.push(`  ${safeLine(k, 60)} = ${safeLine(v, 160)}`);
+    }
+  } else if (h.locals?.problem) out.push(`Locals: not captured (${safeLine(h.locals.problem, 200)})`);
 }
 
 function fence(body: string): string {

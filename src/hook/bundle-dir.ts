@@ -1,6 +1,6 @@
 import { accessSync, constants, closeSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, statSync, unlinkSync, writeSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { BUNDLE_NAME_RE, timeFromName } from '../bundle/names';
 
 /** A per-user folder under the temp dir, refused when someone else owns it or can write into it. */
@@ -94,6 +94,19 @@ export function writeAtomically(dir: string, name: string, data: Buffer): string
   closeSync(fd);
   renameSync(tmp, final);
   return final;
+}
+
+/** Writes a new version of an existing bundle: temporary name in the same folder, then rename over it. */
+export function replaceAtomically(path: string, data: Buffer): void {
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+  const fd = openSync(tmp, 'w', 0o600);
+  try {
+    let off = 0;
+    while (off < data.length) off += writeSync(fd, data, off, data.length - off);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, path);
 }
 
 interface Listed {

@@ -6,7 +6,7 @@ import { ENTRY, FORMAT_NAME, FORMAT_VERSION, type ErrorRecord, type Frame, type 
 import { bundleFileName } from '../bundle/names';
 import { assembleBundle, type BundleFile } from '../bundle/writer';
 import { parseStack } from '../stack/parse-stack';
-import { chooseBundleDir, enforceRetention, recentCount, writeAtomically } from './bundle-dir';
+import { chooseBundleDir, enforceRetention, recentCount, replaceAtomically, writeAtomically } from './bundle-dir';
 import { toErrorRecord } from './error-record';
 import { excerptsFor } from './excerpts';
 import { hookFailure, hookLog } from './log';
@@ -19,11 +19,15 @@ export interface CaptureRequest {
   /** The thrown value or rejection reason, when there is one. */
   error?: unknown;
   hasError?: boolean;
-  /** Whether to record the capturing thread's current JS stack (API and on-demand captures). */
-  stack?: boolean;
+  /**
+   * The main thread's JS stack: true to take it here (API and on-demand captures), or stack text
+   * taken by the caller. Frames of autopsy-ts itself, and the anonymous frames of an inspector
+   * evaluation that sit above the app's frames, are dropped.
+   */
+  stack?: boolean | string;
   trigger?: Record<string, unknown>;
-  /** Extra entries (hang.json, ...) that the caller computed. */
-  extra?: BundleFile[];
+  /** Extra JSON entries (hang.json, ...): serialised and redacted like the others. */
+  entries?: { name: string; value: unknown }[];
   /** Extra events for the timeline, after the breadcrumbs. */
   events?: TimelineEvent[];
 }
@@ -33,6 +37,58 @@ export interface CaptureResult {
   size?: number;
   skipped?: string;
   error?: string;
+  /** What was written, so that rewriteBundle() can replace entries later (hang end, locals). */
+  written?: WrittenBundle;
+  /** The stack frames recorded in stack.json. */
+  frames?: Frame[];
+}
+
+export interface WrittenBundle {
+  path: string;
+  manifest: Omit<Manifest, 'files'>;
+  files: BundleFile[];
+  events: TimelineEvent[];
+  json: (v: unknown) => Buffer;
+}
+
+/** Deeper than V8's default of 10: a hang or API stack is read from its bottom up. */
+export function currentStack(limit = 64): string {
+  const before = Error.stackTraceLimit;
+  Error.stackTraceLimit = limit;
+  try {
+    return new Error('capture').stack ?? '';
+  } finally {
+    Error.stackTraceLimit = before;
+  }
+}
+
+/** Drops autopsy-ts's own frames and the anonymous frames of an inspector evaluation above the app's. */
+function appStack(frames: Frame[]): Frame[] {
+  const out = frames.filter((f) => !isOwnFrame(f));
+  let i = 0;
+  while (i < out.length && (out[i].file === '<anonymous>' || out[i].origin === 'unknown')) i++;
+  return out.slice(i);
+}
+
+/**
+ * Replaces entries of a bundle already written (hang.json when the hang ends, ...), and writes it
+ * again under the same name, atomically. Never throws.
+ */
+export function rewriteBundle(w: WrittenBundle, replace: { name: string; value: unknown }[]): boolean {
+  try {
+    for (const r of replace) {
+      const data = w.json(r.value);
+      const i = w.files.findIndex((f) => f.name === r.name);
+      if (i >= 0) w.files[i] = { name: r.name, data };
+      else w.files.push({ name: r.name, data });
+    }
+    const { tgz } = assembleBundle(w.manifest, w.files);
+    replaceAtomically(w.path, tgz);
+    return true;
+  } catch (err) {
+    hookFailure('updating the bundle', err);
+    return false;
+  }
 }
 
 /** Name and version from the package.json nearest to the main script (or the cwd), at most 12 levels up. */
@@ -117,10 +173,11 @@ function captureUnguarded(req: CaptureRequest): CaptureResult {
     collectFrames(errorRecord, allFrames);
     files.push({ name: ENTRY.error, data: json(errorRecord) });
   }
+  let stackFrames: Frame[] | undefined;
   if (req.stack) {
-    const frames = mapper(parseStack(new Error().stack ?? '')).filter((f) => !isOwnFrame(f));
-    allFrames.push(...frames);
-    files.push({ name: ENTRY.stack, data: json({ thread: 'main', frames }) });
+    stackFrames = mapper(appStack(parseStack(typeof req.stack === 'string' ? req.stack : currentStack())));
+    allFrames.push(...stackFrames);
+    files.push({ name: ENTRY.stack, data: json({ thread: 'main', frames: stackFrames }) });
   }
 
   try {
@@ -140,7 +197,7 @@ function captureUnguarded(req: CaptureRequest): CaptureResult {
   } catch (err) {
     warnings.push(`source excerpts: ${(err as Error).message}`);
   }
-  for (const f of req.extra ?? []) files.push(f);
+  for (const e of req.entries ?? []) files.push({ name: e.name, data: json(e.value) });
 
   let cluster: Manifest['cluster'];
   try {
@@ -183,7 +240,7 @@ function captureUnguarded(req: CaptureRequest): CaptureResult {
   } catch (err) {
     hookFailure('bundle retention', err);
   }
-  return { path, size: tgz.length };
+  return { path, size: tgz.length, frames: stackFrames, written: { path, manifest, files, events, json } };
 }
 
 function safeCwd(): string {

@@ -15,6 +15,10 @@ export interface Config {
   /** Extra names to redact (AUTOPSY_REDACT). */
   redact: string[];
   hangMs: number;
+  /** Capture local variables of the top frames of a hang through Debugger.pause. */
+  hangLocals: boolean;
+  /** Take a heap snapshot during a hang, when memory headroom allows. */
+  hangHeap: boolean;
 }
 
 export const DEFAULTS: Config = {
@@ -26,6 +30,8 @@ export const DEFAULTS: Config = {
   sourceMaps: true,
   redact: [],
   hangMs: 3000,
+  hangLocals: true,
+  hangHeap: false,
 };
 
 /** Signals that cannot or must not carry on-demand captures. */
@@ -111,6 +117,13 @@ export function readConfig(env: NodeJS.ProcessEnv, cwd: string): { config: Confi
     const n = parseInteger(v, 0);
     if (n === undefined || (n !== 0 && n < 100)) bad('AUTOPSY_HANG_MS', v, 'milliseconds >= 100, or 0 to turn off');
     else config.hangMs = n;
+  }
+  for (const [name, key] of [['AUTOPSY_HANG_LOCALS', 'hangLocals'], ['AUTOPSY_HANG_HEAP', 'hangHeap']] as const) {
+    if ((v = e(name)) !== undefined) {
+      const b = parseBool(v);
+      if (b === undefined) bad(name, v, '0 or 1');
+      else config[key] = b;
+    }
   }
   return { config, problems };
 }

@@ -28,12 +28,18 @@ export function install(): void {
     // Registration can wait for the first turn of the loop; the timer never keeps the process alive.
     setTimeout(registerForDump, 0).unref();
   }
+  if (config.hangMs) setTimeout(startHangWatch, 0).unref();
   // Load the capture code once the process has settled, so that a crash does not pay for it on its
   // fatal path (about 15 ms). Short-lived processes never reach this, and the timer keeps nobody alive.
   setTimeout(warmCapture, WARM_AFTER_MS).unref();
 }
 
 const WARM_AFTER_MS = 3000;
+
+/** On the first loop turn: module loading at start-up is not watched (docs/configuration.md). */
+const startHangWatch = guard('starting the hang watchdog', () => {
+  if (isMainThread()) (require('./hang') as typeof import('./hang')).startWatchdog(state().config);
+});
 
 const warmCapture = guard('loading the capture code', () => {
   if (isMainThread()) capture();

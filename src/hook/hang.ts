@@ -1,0 +1,174 @@
+import { join } from 'node:path';
+import type * as CaptureModule from './capture';
+import type { Config } from './config';
+import { beatValue } from './hang-detector';
+import type { ThreadProbe } from './hang-probe';
+import { hookFailure } from './log';
+import { record, state } from './state';
+
+/**
+ * The main thread's half of hang capture: a heartbeat into shared memory that the watchdog worker
+ * reads, and the functions the worker calls on this thread, through an inspector session, while the
+ * event loop is frozen (Runtime.evaluate runs them inside V8's interrupt, between two statements of
+ * the blocking code, so the JS stack under them is the blocked one).
+ */
+
+/** Layout of the shared Int32Array. */
+export const SLOT = {
+  /** beatValue() of the main thread's last heartbeat. */
+  BEAT: 0,
+  /** 1 once the heartbeat runs. */
+  STARTED: 1,
+  /** The last hang episode that has a bundle; whoever claims it with compareExchange writes it. */
+  WRITTEN: 2,
+} as const;
+
+export const HANG_KEY = Symbol.for('autopsy-ts.hang');
+
+export interface WatchdogData {
+  sab: SharedArrayBuffer;
+  thresholdMs: number;
+  intervalMs: number;
+  config: Config;
+  startCwd: string;
+  pid: number;
+}
+
+/** What the worker knows when it calls capture() here. */
+export interface HangInfo {
+  episode: number;
+  thresholdMs: number;
+  /** Epoch ms of the last heartbeat before the block. */
+  blockedSince: number;
+  detectedAt: number;
+  /** ms from reaching the threshold to detection. */
+  detectionLagMs: number;
+  probe: ThreadProbe;
+  inspectorPort?: string;
+}
+
+export interface HangReply {
+  path?: string;
+  skipped?: string;
+  top?: { function: string; file: string; line: number }[];
+}
+
+export interface HangRecord extends HangInfo {
+  thread: 'main';
+  /** 'captured' (inspector), or why not: the main thread never answered. */
+  jsStack: 'captured' | string;
+  endedAt?: number;
+  durationMs?: number;
+  /** Still blocked when the bundle was last written. */
+  ongoing: boolean;
+  memory?: NodeJS.MemoryUsage;
+  locals?: LocalsRecord;
+}
+
+export interface LocalsRecord {
+  frames: { function: string; url: string; line: number; column: number; scopes: { type: string; vars: Record<string, string> }[] }[];
+  tookMs: number;
+  problem?: string;
+}
+
+interface Pending {
+  episode: number;
+  hang: HangRecord;
+  written: CaptureModule.WrittenBundle;
+}
+
+let hb: Int32Array | undefined;
+let lastBeatMs = 0;
+let thresholdMs = 0;
+let pending: Pending | undefined;
+
+function capture(): typeof CaptureModule {
+  return require('./capture') as typeof CaptureModule;
+}
+
+function uptimeMs(): number {
+  return process.uptime() * 1000;
+}
+
+/** A heartbeat costs an uptime read and an atomic store (well under a microsecond). */
+function beat(): void {
+  const now = uptimeMs();
+  Atomics.store(hb!, SLOT.BEAT, beatValue(now));
+  const gap = now - lastBeatMs;
+  lastBeatMs = now;
+  if (gap > thresholdMs) loopFreed(gap);
+}
+
+/** The first beat after a block: the episode's end goes into the timeline, and into its bundle. */
+function loopFreed(gapMs: number): void {
+  try {
+    const end = Date.now();
+    const ev = { time: end - Math.round(gapMs), kind: 'hang', durationMs: Math.round(gapMs), message: `event loop blocked ${(gapMs / 1000).toFixed(1)} s` };
+    record(ev);
+    const p = pending;
+    pending = undefined;
+    if (p) {
+      p.hang.endedAt = end;
+      p.hang.durationMs = end - p.hang.blockedSince;
+      p.hang.ongoing = false;
+      capture().rewriteBundle(p.written, [
+        { name: 'hang.json', value: p.hang },
+        { name: 'timeline.json', value: { events: [...p.written.events, { time: end, kind: 'hang-end', durationMs: p.hang.durationMs }] } },
+      ]);
+    }
+  } catch (err) {
+    hookFailure('recording the end of a hang', err);
+  }
+}
+
+/** Called by the watchdog through Runtime.evaluate, on this thread, while the loop is blocked. */
+function captureHang(info: HangInfo): HangReply {
+  if (Atomics.compareExchange(hb!, SLOT.WRITTEN, info.episode - 1, info.episode) !== info.episode - 1) return { skipped: 'already written' };
+  const c = capture();
+  const stack = c.currentStack();
+  const hang: HangRecord = { ...info, thread: 'main', jsStack: 'captured', ongoing: true, memory: process.memoryUsage() };
+  const r = c.captureSync({
+    reason: 'hang',
+    stack,
+    entries: [{ name: 'hang.json', value: hang }],
+    trigger: { thresholdMs: info.thresholdMs, episode: info.episode },
+    events: [{ time: info.blockedSince, kind: 'hang-start', thresholdMs: info.thresholdMs }],
+  });
+  if (!r.written) return { skipped: r.skipped ?? r.error ?? 'not written' };
+  pending = { episode: info.episode, hang, written: r.written };
+  return { path: r.path, top: (r.frames ?? []).slice(0, 5).map((f) => ({ function: f.function, file: f.file, line: f.line })) };
+}
+
+/** Called by the watchdog after Debugger.pause collected the top frames' locals. */
+function addLocals(episode: number, locals: LocalsRecord): boolean {
+  const p = pending;
+  if (!p || p.episode !== episode) return false;
+  p.hang.locals = locals;
+  return capture().rewriteBundle(p.written, [{ name: 'hang.json', value: p.hang }]);
+}
+
+/**
+ * Starts the heartbeat and the watchdog worker. Called on the first turn of the event loop: module
+ * loading at start-up is not watched, so a slow start-up never raises a false alarm (docs/configuration.md).
+ */
+export function startWatchdog(config: Config): void {
+  if (!config.hangMs || hb) return;
+  const { Worker } = require('node:worker_threads') as typeof import('node:worker_threads');
+  thresholdMs = config.hangMs;
+  const intervalMs = Math.max(10, Math.min(40, Math.floor(config.hangMs / 10)));
+  const sab = new SharedArrayBuffer(4 * 4);
+  hb = new Int32Array(sab);
+  lastBeatMs = uptimeMs();
+  Atomics.store(hb, SLOT.BEAT, beatValue(lastBeatMs));
+  Atomics.store(hb, SLOT.STARTED, 1);
+  setInterval(beat, intervalMs).unref();
+  Object.defineProperty(globalThis, HANG_KEY, { value: { capture: captureHang, addLocals }, configurable: true, enumerable: false });
+
+  // The worker must not load the hook again: no inherited execArgv (--require), no NODE_OPTIONS.
+  const env = { ...process.env };
+  delete env.NODE_OPTIONS;
+  const data: WatchdogData = { sab, thresholdMs, intervalMs, config, startCwd: state().startCwd, pid: process.pid };
+  const worker = new Worker(join(__dirname, 'watchdog.js'), { execArgv: [], env, workerData: data, stdout: false, stderr: false, resourceLimits: { maxOldGenerationSizeMb: 48 } });
+  worker.unref();
+  worker.on('error', (err) => hookFailure('hang watchdog', err));
+}

@@ -1,0 +1,235 @@
+/**
+ * The hang watchdog: runs in a worker thread started by the hook (src/hook/hang.ts), with no execArgv
+ * and no NODE_OPTIONS, so the hook never loads itself here. It reads the main thread's heartbeat from
+ * shared memory; when the beat is older than the threshold, it captures while the loop is still frozen:
+ *   1. /proc: the main thread's state and system call (needs nothing from the blocked thread);
+ *   2. an in-process inspector session (never a port) runs the hook's capture ON the main thread
+ *      through Runtime.evaluate, which V8 executes in an interrupt between two statements of the
+ *      blocking JS: the bundle gets the blocked stack, the report and the breadcrumbs;
+ *   3. optionally Debugger.pause for the locals of the top frames, then resume and disable;
+ *   4. when the thread sits in native code or a system call it cannot answer: the bundle is written
+ *      from here, with what /proc says, and says that the JS stack was not available.
+ */
+import type { Session } from 'node:inspector';
+import { workerData } from 'node:worker_threads';
+import type * as CaptureModule from './capture';
+import { HANG_KEY, SLOT, type HangInfo, type HangRecord, type HangReply, type LocalsRecord, type WatchdogData } from './hang';
+import { HangDetector, type DetectorEvent } from './hang-detector';
+import { probeThread } from './hang-probe';
+import { hookFailure } from './log';
+import { state } from './state';
+
+const data = workerData as WatchdogData;
+const hb = new Int32Array(data.sab);
+const detector = new HangDetector(data.thresholdMs, data.intervalMs);
+state().config = data.config;
+state().startCwd = data.startCwd;
+
+/** How long the main thread has to answer Runtime.evaluate before we write from here. */
+const ANSWER_MS = { running: 250, blocked: 60 };
+/** Budget for Debugger.enable + pause + scopes: a lazy Debugger.enable costs ~1 ms per 15 scripts. */
+const LOCALS_BUDGET_MS = 2000;
+
+let session: Session | undefined;
+let fallback: { episode: number; hang: HangRecord; written: CaptureModule.WrittenBundle } | undefined;
+
+function uptimeMs(): number {
+  return process.uptime() * 1000;
+}
+
+function tick(): void {
+  let next = data.intervalMs;
+  try {
+    const started = Atomics.load(hb, SLOT.STARTED) === 1;
+    const r = detector.check(uptimeMs(), started ? Atomics.load(hb, SLOT.BEAT) : undefined);
+    next = r.nextCheckMs;
+    if (r.event?.type === 'hang') void onHang(r.event);
+    if (r.event?.type === 'recovered') onRecovered(r.event);
+  } catch (err) {
+    hookFailure('hang watchdog', err);
+  }
+  // This timer keeps the worker alive; the worker itself is unref'd, so the process is not kept alive.
+  setTimeout(tick, next);
+}
+
+function post<T>(method: string, params: object | undefined, timeoutMs: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${method} timed out after ${timeoutMs} ms`)), timeoutMs);
+    session!.post(method, params ?? {}, (err: Error | null, result: unknown) => {
+      clearTimeout(timer);
+      if (err) reject(err);
+      else resolve(result as T);
+    });
+  });
+}
+
+function connect(): string | undefined {
+  try {
+    const inspector = require('node:inspector') as typeof import('node:inspector');
+    session = new inspector.Session();
+    session.connectToMainThread();
+    return undefined;
+  } catch (err) {
+    session = undefined;
+    return (err as Error).message;
+  }
+}
+
+function disconnect(): void {
+  try {
+    session?.disconnect();
+  } catch {}
+  session = undefined;
+}
+
+async function onHang(ev: DetectorEvent): Promise<void> {
+  const now = Date.now();
+  const probe = probeThread(data.pid);
+  const info: HangInfo = {
+    episode: ev.episode,
+    thresholdMs: data.thresholdMs,
+    blockedSince: Math.round(now - (ev.atMs - ev.lastBeatMs)),
+    detectedAt: now,
+    detectionLagMs: Math.max(0, Math.round(ev.atMs - ev.lastBeatMs - data.thresholdMs)),
+    probe,
+  };
+  let whyNot = connect();
+  let reply: HangReply | undefined;
+  if (session) {
+    const wait = probe.syscall === 'running' || probe.state === 'R' ? ANSWER_MS.running : ANSWER_MS.blocked;
+    try {
+      const r = await post<{ result?: { value?: HangReply }; exceptionDetails?: { text?: string } }>(
+        'Runtime.evaluate',
+        { expression: `globalThis[Symbol.for(${JSON.stringify(HANG_KEY.description)})]?.capture(${JSON.stringify(info)})`, returnByValue: true, silent: true },
+        wait,
+      );
+      reply = r.result?.value;
+      if (!reply) whyNot = `the hook did not answer on the main thread (${r.exceptionDetails?.text ?? 'no result'})`;
+    } catch (err) {
+      whyNot = `the main thread did not answer within ${wait} ms: it is ${probe.summary}`;
+    }
+  }
+  try {
+    if (reply?.path && data.config.hangLocals) await captureLocals(ev.episode);
+    else if (!reply?.path && !reply?.skipped) writeFromHere(info, whyNot ?? 'inspector not available');
+  } finally {
+    disconnect();
+  }
+}
+
+/** The main thread cannot run JS: write the bundle from this thread with what /proc knows. */
+function writeFromHere(info: HangInfo, why: string): void {
+  if (Atomics.compareExchange(hb, SLOT.WRITTEN, info.episode - 1, info.episode) !== info.episode - 1) return;
+  const capture = require('./capture') as typeof CaptureModule;
+  const hang: HangRecord = { ...info, thread: 'main', jsStack: `not available: ${why}`, ongoing: true };
+  const r = capture.captureSync({
+    reason: 'hang',
+    entries: [{ name: 'hang.json', value: hang }],
+    trigger: { thresholdMs: info.thresholdMs, episode: info.episode, from: 'watchdog thread' },
+    events: [{ time: info.blockedSince, kind: 'hang-start', thresholdMs: info.thresholdMs }],
+  });
+  if (r.written) fallback = { episode: info.episode, hang, written: r.written };
+}
+
+function onRecovered(ev: DetectorEvent): void {
+  const f = fallback;
+  if (!f || f.episode !== ev.episode) return;
+  fallback = undefined;
+  const end = Date.now();
+  f.hang.endedAt = end;
+  f.hang.durationMs = end - f.hang.blockedSince;
+  f.hang.ongoing = false;
+  const capture = require('./capture') as typeof CaptureModule;
+  capture.rewriteBundle(f.written, [
+    { name: 'hang.json', value: f.hang },
+    { name: 'timeline.json', value: { events: [...f.written.events, { time: end, kind: 'hang-end', durationMs: f.hang.durationMs }] } },
+  ]);
+}
+
+interface RemoteObject {
+  type: string;
+  subtype?: string;
+  value?: unknown;
+  description?: string;
+  unserializableValue?: string;
+  preview?: { properties?: { name: string; value?: string; type: string }[]; overflow?: boolean };
+}
+
+/** A bounded one-line preview of a debugger RemoteObject. */
+export function renderRemote(v: RemoteObject | undefined): string {
+  if (!v) return 'undefined';
+  let s: string;
+  if (v.type === 'undefined') s = 'undefined';
+  else if (v.unserializableValue) s = v.unserializableValue;
+  else if (v.type === 'string') s = JSON.stringify(v.value);
+  else if (v.type !== 'object' && v.type !== 'function') s = String(v.value);
+  else if (v.subtype === 'null') s = 'null';
+  else if (v.type === 'function') s = `[Function: ${(v.description ?? '').split('\n')[0].slice(0, 80)}]`;
+  else {
+    s = v.description ?? v.type;
+    const props = v.preview?.properties;
+    if (props && v.type === 'object') {
+      const inner = props.slice(0, 8).map((p) => `${p.name}: ${p.type === 'string' ? JSON.stringify(p.value) : p.value}`);
+      s += ` {${inner.join(', ')}${v.preview?.overflow || props.length > 8 ? ', …' : ''}}`;
+    }
+  }
+  return s.length > 300 ? `${s.slice(0, 300)}…` : s;
+}
+
+interface CallFrame {
+  functionName: string;
+  url: string;
+  location: { scriptId: string; lineNumber: number; columnNumber?: number };
+  scopeChain: { type: string; object: { objectId?: string } }[];
+}
+
+/**
+ * Debugger.enable + Debugger.pause: the call frames and the locals of the top three frames, then
+ * resume and disable, so no debugger stays enabled. Bounded by LOCALS_BUDGET_MS in all.
+ */
+async function captureLocals(episode: number): Promise<void> {
+  const t0 = performance.now();
+  const left = () => Math.max(1, LOCALS_BUDGET_MS - (performance.now() - t0));
+  const record: LocalsRecord = { frames: [], tookMs: 0 };
+  let paused = false;
+  // Debugger.enable announces every script once: the only way to name the paused frames' files.
+  const urls = new Map<string, string>();
+  const onScript = (m: { params: { scriptId: string; url: string } }) => urls.set(m.params.scriptId, m.params.url);
+  session!.on('Debugger.scriptParsed', onScript);
+  try {
+    const pausedEvent = new Promise<CallFrame[]>((resolve) => session!.once('Debugger.paused', (m: { params: { callFrames: CallFrame[] } }) => resolve(m.params.callFrames)));
+    await post('Debugger.enable', {}, left());
+    await post('Debugger.pause', {}, left());
+    const frames = await Promise.race([pausedEvent, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the main thread did not pause in time')), left()))]);
+    paused = true;
+    for (const f of frames.slice(0, 3)) {
+      const scopes: LocalsRecord['frames'][number]['scopes'] = [];
+      for (const sc of f.scopeChain.filter((s) => s.type === 'local' || s.type === 'block' || s.type === 'closure').slice(0, 3)) {
+        if (!sc.object.objectId) continue;
+        const props = await post<{ result: { name: string; value?: RemoteObject }[] }>('Runtime.getProperties', { objectId: sc.object.objectId, ownProperties: true, generatePreview: true }, left());
+        const vars: Record<string, string> = {};
+        for (const p of props.result.slice(0, 20)) vars[p.name.slice(0, 100)] = renderRemote(p.value);
+        scopes.push({ type: sc.type, vars });
+      }
+      record.frames.push({ function: f.functionName, url: f.url || urls.get(f.location.scriptId) || '', line: f.location.lineNumber + 1, column: (f.location.columnNumber ?? 0) + 1, scopes });
+    }
+  } catch (err) {
+    record.problem = (err as Error).message;
+  } finally {
+    session!.off('Debugger.scriptParsed', onScript);
+    try {
+      if (paused) await post('Debugger.resume', {}, 500);
+    } catch {}
+    try {
+      await post('Debugger.disable', {}, 500);
+    } catch {}
+  }
+  record.tookMs = Math.round(performance.now() - t0);
+  try {
+    await post('Runtime.evaluate', { expression: `globalThis[Symbol.for(${JSON.stringify(HANG_KEY.description)})]?.addLocals(${episode}, ${JSON.stringify(record)})`, silent: true }, 1000);
+  } catch (err) {
+    hookFailure('adding locals to the hang bundle', err);
+  }
+}
+
+setTimeout(tick, data.intervalMs);

@@ -1,0 +1,17 @@
+// The main thread blocked outside JS: Atomics.wait (futex) or execSync (a child process).
+const { execSync } = require('node:child_process');
+function waitForLockSync(ms) {
+  const cell = new Int32Array(new SharedArrayBuffer(4));
+  Atomics.wait(cell, 0, 0, ms);
+}
+function shellOut(seconds) {
+  execSync(`sleep ${seconds}`);
+}
+const kind = process.argv[2];
+setTimeout(function runNightlyJob() {
+  console.log('blocking');
+  if (kind === 'atomics') waitForLockSync(Number(process.env.BLOCK_MS || 3000));
+  else shellOut(Number(process.env.BLOCK_MS || 3000) / 1000);
+  console.log('unblocked');
+}, 50);
+setTimeout(() => {}, Number(process.env.BLOCK_MS || 3000) + 600);
