@@ -25,7 +25,7 @@ export interface RunOptions {
   cwd?: string;
   timeoutMs?: number;
   /** Called once the child's stdout contains this text. */
-  onOutput?: { text: string; then: (pid: number) => void };
+  onOutput?: { text: string; then: (pid: number, stdout: string) => void };
 }
 
 /** A clean environment for children: no inherited NODE_OPTIONS or AUTOPSY_* settings. */
@@ -60,7 +60,7 @@ export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise
       stdout += d;
       if (opts.onOutput && !fired && stdout.includes(opts.onOutput.text)) {
         fired = true;
-        opts.onOutput.then(child.pid!);
+        opts.onOutput.then(child.pid!, stdout);
       }
     });
     child.stderr!.on('data', (d) => (stderr += d));

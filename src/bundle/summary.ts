@@ -50,12 +50,17 @@ export function hangLine(h: HangSummary, stack: Frame[] | undefined, cwd: string
   const secs = `${h.ongoing ? '>= ' : ''}${(ms / 1000).toFixed(1)} s`;
   const top = topFrame(stack);
   if (top && h.jsStack === 'captured') {
-    const where = `${top.function || '<anonymous>'} (${frameLocation(top, cwd).replace(/:\d+$/, '')})`;
+    const where = `${displayName(top.function)} (${frameLocation(top, cwd).replace(/:\d+$/, '')})`;
     const sys = h.probe?.syscall && h.probe.syscall !== 'running' ? `, in ${h.probe.summary}` : '';
     return `event loop blocked ${secs} in ${where}${sys}`;
   }
   const what = h.probe?.summary ?? 'an unknown state';
   return `event loop blocked ${secs} in ${what}, JS stack not available`;
+}
+
+/** A function name for a one-line headline: V8's "Timeout.run [as _onTimeout]" loses its alias. */
+export function displayName(fn: string): string {
+  return fn.replace(/ \[as [^\]]+\]$/, '') || '<anonymous>';
 }
 
 /** The first frame worth showing: the app's own code, else the first frame with a file. */
@@ -75,10 +80,10 @@ export function headlineOf(reason: string, error: ErrorRecord | undefined, stack
   if (error) {
     const top = topFrame(error.frames);
     const what = error.kind === 'value' ? `${reason}: thrown ${error.name} ${error.message}` : `${error.name}: ${error.message.split('\n')[0]}`;
-    return top ? `${what} at ${top.function || '<anonymous>'} (${frameLocation(top, cwd)})` : what;
+    return top ? `${what} at ${displayName(top.function)} (${frameLocation(top, cwd)})` : what;
   }
   const top = topFrame(stack);
-  return top ? `${reason} at ${top.function || '<anonymous>'} (${frameLocation(top, cwd)})` : reason;
+  return top ? `${reason} at ${displayName(top.function)} (${frameLocation(top, cwd)})` : reason;
 }
 
 export function summarize(b: Bundle): Summary {
