@@ -126,7 +126,9 @@ function watchdog(): void {
 
 if (isMainThread) {
   // Sentry starts its worker from setImmediate after init: the first loop turn, as the hook does.
-  setImmediate(startWorker).unref();
+  // Not unref'd: an unref'd immediate lets the poll phase block until the next timer, so the worker
+  // would start only when the app's first timer fires (in the bench: together with the block).
+  setImmediate(startWorker);
 } else {
   watchdog();
 }

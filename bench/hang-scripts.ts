@@ -9,10 +9,12 @@
  * It prints `{"blockStart"}` (Date.now() just before the busy loop) and, after the loop, the gaps:
  * every stretch of more than 1 ms between two iterations is time taken from the loop by someone
  * else (a capture running in V8's interrupt, the debugger, or the OS scheduler), as
- * [ms after blockStart, length ms].
+ * [ms after blockStart, length ms]. The top frame of a capture is spin, or performance.now under it.
  */
 export const HANG_APP = `'use strict';
 const { writeSync } = require('node:fs');
+// Bound once: the global \`performance\` is a lazy getter, which would sit on top of every stack.
+const { performance } = require('node:perf_hooks');
 const [modules, count, delay, block] = process.argv.slice(2);
 for (let i = 0; i < Number(count); i++) require(modules + '/m' + i + '.js');
 function spin(ms) {
@@ -50,7 +52,8 @@ export const IDLE_APP = `setTimeout(() => {}, 60000);\n`;
  * the postMessage of Sentry's anrIntegration, to a worker that counts the messages as its poll does.
  * Two ways: a tight loop (ns per call, median of batches), and spaced calls (one every ~1 ms, each
  * timed alone with hrtime, minus the cost of an empty timed call), which pays the cold caches and,
- * for postMessage, the wake-up of an idle worker, as the real 40-50 ms timers do.
+ * for postMessage, the wake-up of an idle worker, as the real 40-50 ms timers do. The spaced figure
+ * is coarse: an empty timed call alone costs ~1 µs there, and is subtracted.
  * Prints one JSON line.
  */
 export const HEARTBEAT_SCRIPT = `'use strict';
@@ -106,22 +109,26 @@ async function tight(fn, n) {
   return median(perCall.slice(1));
 }
 
-async function spaced(fn) {
-  const each = [];
+/** One call at a time, every ~1 ms, the three functions in turn so that they share conditions. */
+async function spaced() {
+  const fns = { ours, anchor, empty };
+  const each = { ours: [], anchor: [], empty: [] };
   for (let i = 0; i < SPACED; i++) {
-    await sleep(1);
-    const t = process.hrtime.bigint();
-    fn();
-    each.push(Number(process.hrtime.bigint() - t));
+    for (const name of Object.keys(fns)) {
+      await sleep(1);
+      const t = process.hrtime.bigint();
+      fns[name]();
+      each[name].push(Number(process.hrtime.bigint() - t));
+    }
   }
-  return median(each);
+  return { ours: median(each.ours), anchor: median(each.anchor), empty: median(each.empty) };
 }
 
 (async () => {
   await drained();
   const r = {
     tightNs: { ours: await tight(ours, BEATS), anchor: await tight(anchor, MESSAGES), empty: await tight(empty, BEATS) },
-    spacedNs: { ours: await spaced(ours), anchor: await spaced(anchor), empty: await spaced(empty) },
+    spacedNs: await spaced(),
     freed,
   };
   await drained();

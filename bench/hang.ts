@@ -11,9 +11,11 @@
  *    the anchor with and without the extra modules.
  *    - detection lag = detectedAt (hang.json, or the anchor's report) - blockStart (the app's Date.now()
  *      just before its loop) - threshold;
- *    - capture, ours = the parent's Date.now() when the hook's `wrote` line arrives - detectedAt; the
- *      same measured inside the app: the end of the loop's gap that the capture made; anchor = from
- *      detection to Debugger.paused with the call frames (performance.now() in its worker).
+ *    - capture, ours = the parent's Date.now() when the hook's `wrote` line arrives - detectedAt (the
+ *      bundle's manifest.time, taken when captureSync starts on the main thread, splits it); anchor =
+ *      from detection to Debugger.paused with the call frames (performance.now() in its worker);
+ *    - main thread held: the app's loop records every gap > 1 ms; their sum from detection on is what
+ *      the capture took from the main thread (the bundle write, Debugger.enable, the pause).
  * 3. The heartbeat's main-thread cost, both ways (HEARTBEAT_SCRIPT).
  * 4. VmRSS (/proc/<pid>/status) of idle processes, 2 s and 4 s after start: plain node, the hook with
  *    hang capture off, the hook with it on, the anchor. Variants of a round run side by side.
@@ -39,8 +41,8 @@ const EXTRA_SCRIPTS = 3000;
 /** After the hook's capture warm-up (3 s after start, src/hook/install.ts). */
 const WARM_DELAY_MS = 3200;
 const COLD_DELAY_MS = 300;
-const ROUNDS = 1;
-const MEMORY_ROUNDS = 1;
+const ROUNDS = 10;
+const MEMORY_ROUNDS = 8;
 const MEMORY_AT_MS = [2000, 4000];
 
 const ANCHOR = join(ROOT, 'dist', 'bench', 'anr-anchor.js');
@@ -60,10 +62,8 @@ interface HangRun {
   lagMs: number;
   /** Ours: detection to the `wrote` line seen by the parent. Anchor: detection to Debugger.paused. */
   captureMs: number;
-  /** Ours: detection to the end of the app's gap that the bundle write made. */
-  captureInAppMs?: number;
-  /** Ours: how long that gap held the main thread. */
-  bundleGapMs?: number;
+  /** Ours: detection to captureSync starting on the main thread (manifest.time, ms resolution). */
+  toMainThreadMs?: number;
   /** All gaps > 1 ms in the app's loop from detection on: the main thread time the capture took. */
   heldAfterDetectionMs: number;
   /** Gaps > 1 ms before detection (noise: the scheduler), ms per second of block. */
@@ -155,22 +155,18 @@ async function runOurs(variant: HangVariant, work: string, out: string): Promise
   if (!hang) problems.push('no hang.json');
   else {
     if (hang.jsStack !== 'captured') problems.push(`jsStack: ${hang.jsStack}`);
-    if (!hang.locals || hang.locals.problem || hang.locals.frames[0]?.function !== 'spin') problems.push(`locals: ${JSON.stringify(hang.locals)?.slice(0, 300)}`);
+    if (!hang.locals || hang.locals.problem || !hang.locals.frames.slice(0, 3).some((f) => f.function === 'spin')) problems.push(`locals: ${JSON.stringify(hang.locals)?.slice(0, 300)}`);
     if (hang.ongoing) problems.push('the end of the hang was not recorded');
   }
   if (!(bundleStack(b) ?? []).some((f) => f.function === 'spin' && f.origin === 'app')) problems.push('stack.json has no app frame for spin');
   if (problems.length || !hang?.locals) throw fail(`incomplete bundle ${files[0]}: ${problems.join('; ')}`);
 
   const detectedAt = hang.detectedAt;
-  // The gap that holds the bundle write: the longest one that starts between detection and the `wrote` line.
-  const window = app.gaps.filter(([at]) => at >= detectedAt - app.blockStart - 2 && at <= wrote.at - app.blockStart + 1);
-  const gap = window.reduce<[number, number] | undefined>((best, g) => (!best || g[1] > best[1] ? g : best), undefined);
   const g = gapFigures(app, detectedAt);
   return {
     lagMs: detectedAt - app.blockStart - THRESHOLD_MS,
     captureMs: wrote.at - detectedAt,
-    captureInAppMs: gap ? round2(app.blockStart + gap[0] + gap[1] - detectedAt) : undefined,
-    bundleGapMs: gap?.[1],
+    toMainThreadMs: Date.parse(b.manifest.time) - detectedAt,
     heldAfterDetectionMs: g.held,
     noiseMsPerS: g.noisePerS,
     debuggerMs: hang.locals.tookMs,
@@ -188,7 +184,7 @@ async function runAnchor(variant: HangVariant, work: string): Promise<HangRun> {
   const lines = r.stderrLines.filter((l) => l.text.startsWith('anr-anchor: '));
   if (lines.length !== 1) throw fail(`expected one anchor report, got ${lines.length}`);
   const rep = JSON.parse(lines[0].text.slice('anr-anchor: '.length)) as AnchorReport;
-  if (rep.error || rep.pausedMs === undefined || rep.frames[0]?.function !== 'spin') throw fail(`incomplete anchor capture: ${lines[0].text.slice(0, 500)}`);
+  if (rep.error || rep.pausedMs === undefined || !rep.frames.slice(0, 3).some((f) => f.function === 'spin')) throw fail(`incomplete anchor capture: ${lines[0].text.slice(0, 500)}`);
   const g = gapFigures(app, rep.detectedAt);
   return {
     lagMs: rep.detectedAt - app.blockStart - THRESHOLD_MS,
@@ -205,8 +201,7 @@ interface VariantFigures {
   label: string;
   lagMs: Summary;
   captureMs: Summary;
-  captureInAppMs?: Summary;
-  bundleGapMs?: Summary;
+  toMainThreadMs?: Summary;
   heldAfterDetectionMs: Summary;
   noiseMsPerS: number;
   debuggerMs: Summary;
@@ -222,8 +217,7 @@ function figures(name: HangVariant, runs: HangRun[]): VariantFigures {
     label: HANG_LABEL[name],
     lagMs: roundSummary(summarize(pick((r) => r.lagMs))),
     captureMs: roundSummary(summarize(pick((r) => r.captureMs))),
-    captureInAppMs: opt((r) => r.captureInAppMs),
-    bundleGapMs: opt((r) => r.bundleGapMs),
+    toMainThreadMs: opt((r) => r.toMainThreadMs),
     heldAfterDetectionMs: roundSummary(summarize(pick((r) => r.heldAfterDetectionMs))),
     noiseMsPerS: round2(quantile(pick((r) => r.noiseMsPerS), 0.5)),
     debuggerMs: roundSummary(summarize(pick((r) => r.debuggerMs))),
@@ -366,11 +360,12 @@ export interface HangResult {
   /** Median detection-to-bundle of the warm variants (0 and EXTRA_SCRIPTS). */
   captureMet: boolean;
   coldCaptureMet: boolean;
+  /** The tight-loop figure, as the target is defined; the spaced one is reported beside it. */
   beatMet: boolean;
   /** Hook with the watchdog over plain node, 2 s after start. */
   rssMet: boolean;
   /** Ours / anchor, medians. */
-  ratios: { lag: number; capture: number; captureScripts: number; beat: number; rss: number };
+  ratios: { lag: number; capture: number; captureScripts: number; beat: number; beatSpaced: number; rss: number };
 }
 
 export async function runHang(): Promise<HangResult> {
@@ -403,13 +398,14 @@ export async function runHang(): Promise<HangResult> {
       lagMet: ours.every((f) => f.lagMs.max <= TARGET_LAG_MS),
       captureMet: v('ours').captureMs.median <= TARGET_CAPTURE_MS && v('ours-scripts').captureMs.median <= TARGET_CAPTURE_MS,
       coldCaptureMet: v('ours-cold').captureMs.median <= TARGET_CAPTURE_MS,
-      beatMet: heartbeat.tightNs.ours < TARGET_BEAT_NS && heartbeat.spacedNs.ours < TARGET_BEAT_NS,
+      beatMet: heartbeat.tightNs.ours < TARGET_BEAT_NS,
       rssMet: memory.hookAddedMb[0] <= TARGET_RSS_MB,
       ratios: {
         lag: round2(v('ours').lagMs.median / v('anchor').lagMs.median),
         capture: round2(v('ours').captureMs.median / v('anchor').captureMs.median),
         captureScripts: round2(v('ours-scripts').captureMs.median / v('anchor-scripts').captureMs.median),
-        beat: round2(heartbeat.spacedNs.ours / heartbeat.spacedNs.anchor),
+        beat: round2(heartbeat.tightNs.ours / heartbeat.tightNs.anchor),
+        beatSpaced: round2(heartbeat.spacedNs.ours / heartbeat.spacedNs.anchor),
         rss: round2(memory.hookAddedMb[0] / memory.anchorAddedMb[0]),
       },
     };
@@ -424,14 +420,14 @@ const verdict = (met: boolean) => (met ? 'met' : 'MISSED');
 export function printHang(r: HangResult): void {
   printTable(
     `hang capture: threshold ${r.thresholdMs} ms, ${r.blockMs} ms busy loop, ${r.rounds} rounds, variants alternating (${r.machine.node}, ${r.machine.cpus} cpus); ms, median / p90 / max`,
-    ['variant', 'detection lag', 'detection -> capture', 'same, in the app', 'main thread held', 'debugger', 'scripts'],
+    ['variant', 'detection lag', 'detection -> capture', '  of which to main thread', 'debugger', 'main thread held', 'scripts'],
     r.variants.map((v) => [
       v.label,
       s3(v.lagMs),
       s3(v.captureMs),
-      s3(v.captureInAppMs),
-      s3(v.heldAfterDetectionMs),
+      s3(v.toMainThreadMs),
       s3(v.debuggerMs),
+      s3(v.heldAfterDetectionMs),
       v.scripts === undefined ? '-' : String(v.scripts),
     ]),
   );
@@ -468,11 +464,11 @@ export function printHang(r: HangResult): void {
   console.log(
     `targets: detection lag <= ${r.targets.lagMs} ms: ${verdict(r.lagMet)} (max ${fmt(Math.max(o.lagMs.max, os.lagMs.max, oc.lagMs.max), 0)} ms); ` +
       `capture <= ${r.targets.captureMs} ms: ${verdict(r.captureMet)} (${fmt(o.captureMs.median, 1)} / ${fmt(os.captureMs.median, 1)} ms; cold ${fmt(oc.captureMs.median, 1)} ms: ${verdict(r.coldCaptureMet)}); ` +
-      `heartbeat < ${r.targets.beatNs} ns: ${verdict(r.beatMet)}; RSS <= ${r.targets.rssMb} MB: ${verdict(r.rssMet)} (+${fmt(m.hookAddedMb[0], 1)} MB)`,
+      `heartbeat < ${r.targets.beatNs} ns: ${verdict(r.beatMet)} (${fmt(h.tightNs.ours, 0)} ns; alone ${fmt(h.spacedNs.ours, 0)} ns); RSS <= ${r.targets.rssMb} MB: ${verdict(r.rssMet)} (+${fmt(m.hookAddedMb[0], 1)} MB)`,
   );
   console.log(
     `ours/anchor: lag ${fmt(r.ratios.lag)}x, capture ${fmt(r.ratios.capture)}x (+${r.extraScripts} scripts: ${fmt(r.ratios.captureScripts)}x), ` +
-      `heartbeat ${fmt(r.ratios.beat)}x, RSS added ${fmt(r.ratios.rss)}x`,
+      `heartbeat ${fmt(r.ratios.beat)}x (alone: ${fmt(r.ratios.beatSpaced)}x), RSS added ${fmt(r.ratios.rss)}x`,
   );
 }
 

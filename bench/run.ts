@@ -4,6 +4,7 @@
  * turned into an exit code: the figures belong in docs/performance.md, not in a red build.
  */
 import { printExceptionBundle, runExceptionBundle } from './exception-bundle';
+import { printHang, runHang } from './hang';
 import { printJsonLine } from './harness';
 import { printStartup, runStartup } from './startup';
 
@@ -16,13 +17,22 @@ async function main(): Promise<void> {
   printExceptionBundle(exceptionBundle);
   printJsonLine(exceptionBundle);
 
+  const hang = await runHang();
+  printHang(hang);
+  printJsonLine(hang);
+
+  const ours = hang.variants.find((v) => v.name === 'ours')!;
   console.log(
     `\nsummary: start-up +${startup.addedMs} ms (target <= ${startup.targetMs}: ${startup.met ? 'met' : 'MISSED'}); ` +
       `exception bundle warm ${exceptionBundle.warm.rest.median} ms, cold ${exceptionBundle.cold.monitor.median} ms ` +
       `(target <= ${exceptionBundle.targetMs}: warm ${exceptionBundle.warmMet ? 'met' : 'MISSED'}, cold ${exceptionBundle.coldMet ? 'met' : 'MISSED'}); ` +
-      `ours/anchor ${exceptionBundle.crashToExit.ratioAdded}x`,
+      `ours/anchor ${exceptionBundle.crashToExit.ratioAdded}x; ` +
+      `hang: lag max ${Math.max(...hang.variants.filter((v) => !v.name.startsWith('anchor')).map((v) => v.lagMs.max))} ms (target <= ${hang.targets.lagMs}: ${hang.lagMet ? 'met' : 'MISSED'}), ` +
+      `capture ${ours.captureMs.median} ms (target <= ${hang.targets.captureMs}: ${hang.captureMet ? 'met' : 'MISSED'}), ` +
+      `RSS +${hang.memory.hookAddedMb[0]} MB (target <= ${hang.targets.rssMb}: ${hang.rssMet ? 'met' : 'MISSED'}); ` +
+      `ours/anchor capture ${hang.ratios.capture}x, with ${hang.extraScripts} scripts ${hang.ratios.captureScripts}x`,
   );
-  printJsonLine({ bench: 'all', results: [startup, exceptionBundle] });
+  printJsonLine({ bench: 'all', results: [startup, exceptionBundle, hang] });
 }
 
 main().catch((err: unknown) => {

@@ -171,3 +171,22 @@ describe('hang capture', () => {
     assert.ok(Date.now() - t0 < 3000);
   });
 });
+
+describe('hang heap snapshots', () => {
+  test('AUTOPSY_HANG_HEAP=1 puts a gzip-compressed snapshot of the frozen heap into the bundle', async () => {
+    const out = join(dir, 'heap');
+    const r = await runNode(join(HANG, 'native-block.js'), { hook: true, args: ['atomics'], env: { AUTOPSY_DIR: out, AUTOPSY_HANG_MS: THRESHOLD, AUTOPSY_HANG_HEAP: '1', BLOCK_MS: '4000' } });
+    assert.equal(r.code, 0);
+    const [bundle] = bundlesIn(out);
+    assert.equal((await runCli(['verify', bundle])).code, 0);
+    const { readTarGz } = await import('../src/bundle/tar.js');
+    const entries = await readTarGz(bundle, { load: (n) => n.startsWith('heap/') || n === 'hang.json' });
+    const heap = entries.find((e) => e.name === 'heap/hang.heapsnapshot.gz');
+    assert.ok(heap?.data, 'heap entry');
+    const snapshot = JSON.parse(require('node:zlib').gunzipSync(heap.data).toString());
+    assert.ok(snapshot.snapshot.node_count > 1000);
+    const hang = JSON.parse(entries.find((e) => e.name === 'hang.json')!.data!.toString());
+    assert.match(hang.heap.headroom, /MB free/);
+    assert.ok(hang.locals.frames.length > 0, 'locals still captured after the snapshot');
+  });
+});

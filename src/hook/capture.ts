@@ -74,10 +74,10 @@ function appStack(frames: Frame[]): Frame[] {
  * Replaces entries of a bundle already written (hang.json when the hang ends, ...), and writes it
  * again under the same name, atomically. Never throws.
  */
-export function rewriteBundle(w: WrittenBundle, replace: { name: string; value: unknown }[]): boolean {
+export function rewriteBundle(w: WrittenBundle, replace: { name: string; value?: unknown; data?: Buffer }[]): boolean {
   try {
     for (const r of replace) {
-      const data = w.json(r.value);
+      const data = r.data ?? w.json(r.value);
       const i = w.files.findIndex((f) => f.name === r.name);
       if (i >= 0) w.files[i] = { name: r.name, data };
       else w.files.push({ name: r.name, data });

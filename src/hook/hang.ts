@@ -50,6 +50,7 @@ export interface HangInfo {
 export interface HangReply {
   path?: string;
   skipped?: string;
+  heapUsed?: number;
   top?: { function: string; file: string; line: number }[];
 }
 
@@ -63,6 +64,7 @@ export interface HangRecord extends HangInfo {
   ongoing: boolean;
   memory?: NodeJS.MemoryUsage;
   locals?: LocalsRecord;
+  heap?: { entry?: string; bytes?: number; tookMs?: number; skipped?: string; headroom?: string };
 }
 
 export interface LocalsRecord {
@@ -136,7 +138,7 @@ function captureHang(info: HangInfo): HangReply {
   });
   if (!r.written) return { skipped: r.skipped ?? r.error ?? 'not written' };
   pending = { episode: info.episode, hang, written: r.written };
-  return { path: r.path, top: (r.frames ?? []).slice(0, 5).map((f) => ({ function: f.function, file: f.file, line: f.line })) };
+  return { path: r.path, heapUsed: hang.memory?.heapUsed, top: (r.frames ?? []).slice(0, 5).map((f) => ({ function: f.function, file: f.file, line: f.line })) };
 }
 
 /** Called by the watchdog after Debugger.pause collected the top frames' locals. */
@@ -145,6 +147,45 @@ function addLocals(episode: number, locals: LocalsRecord): boolean {
   if (!p || p.episode !== episode) return false;
   p.hang.locals = locals;
   return capture().rewriteBundle(p.written, [{ name: 'hang.json', value: p.hang }]);
+}
+
+/** Records something about the episode's bundle that the watchdog learnt (a skipped snapshot, ...). */
+function annotate(episode: number, patch: Partial<HangRecord>): boolean {
+  const p = pending;
+  if (!p || p.episode !== episode) return false;
+  Object.assign(p.hang, patch);
+  return capture().rewriteBundle(p.written, [{ name: 'hang.json', value: p.hang }]);
+}
+
+export const HEAP_ENTRY = 'heap/hang.heapsnapshot.gz';
+
+/**
+ * Writes a heap snapshot of the frozen main thread into the episode's bundle. Runs inside V8's
+ * interrupt: the loop is frozen anyway, and the watchdog checked the memory headroom first.
+ */
+function takeHeap(episode: number, headroom: string): boolean {
+  const p = pending;
+  if (!p || p.episode !== episode) return false;
+  const fs = require('node:fs') as typeof import('node:fs');
+  const tmp = join(require('node:path').dirname(p.written.path), `.heap-${process.pid}-${episode}.heapsnapshot`);
+  const t0 = Date.now();
+  try {
+    (require('node:v8') as typeof import('node:v8')).writeHeapSnapshot(tmp);
+    const raw = fs.readFileSync(tmp);
+    const gz = (require('node:zlib') as typeof import('node:zlib')).gzipSync(raw, { level: 1 });
+    p.hang.heap = { entry: HEAP_ENTRY, bytes: raw.length, tookMs: Date.now() - t0, headroom };
+    return capture().rewriteBundle(p.written, [
+      { name: 'hang.json', value: p.hang },
+      { name: HEAP_ENTRY, data: gz },
+    ]);
+  } catch (err) {
+    p.hang.heap = { skipped: `snapshot failed: ${(err as Error).message}`, headroom };
+    return capture().rewriteBundle(p.written, [{ name: 'hang.json', value: p.hang }]);
+  } finally {
+    try {
+      fs.unlinkSync(tmp);
+    } catch {}
+  }
 }
 
 /**
@@ -162,7 +203,7 @@ export function startWatchdog(config: Config): void {
   Atomics.store(hb, SLOT.BEAT, beatValue(lastBeatMs));
   Atomics.store(hb, SLOT.STARTED, 1);
   setInterval(beat, intervalMs).unref();
-  Object.defineProperty(globalThis, HANG_KEY, { value: { capture: captureHang, addLocals }, configurable: true, enumerable: false });
+  Object.defineProperty(globalThis, HANG_KEY, { value: { capture: captureHang, addLocals, annotate, takeHeap }, configurable: true, enumerable: false });
 
   // The worker must not load the hook again: no inherited execArgv (--require), no NODE_OPTIONS.
   const env = { ...process.env };

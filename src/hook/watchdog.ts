@@ -16,6 +16,7 @@ import type * as CaptureModule from './capture';
 import { HANG_KEY, SLOT, type HangInfo, type HangRecord, type HangReply, type LocalsRecord, type WatchdogData } from './hang';
 import { HangDetector, type DetectorEvent } from './hang-detector';
 import { probeThread } from './hang-probe';
+import { memoryRoom, snapshotHeadroom } from './headroom';
 import { hookFailure } from './log';
 import { state } from './state';
 
@@ -110,10 +111,32 @@ async function onHang(ev: DetectorEvent): Promise<void> {
     }
   }
   try {
+    // The snapshot first: once Debugger.pause has interrupted an Atomics.wait and resumed it, V8
+    // no longer services interrupts in that wait, so nothing could run on the main thread after it.
+    if (reply?.path && data.config.hangHeap) await captureHeap(ev.episode, reply.heapUsed ?? 0);
     if (reply?.path && data.config.hangLocals) await captureLocals(ev.episode);
-    else if (!reply?.path && !reply?.skipped) writeFromHere(info, whyNot ?? 'inspector not available');
+    if (!reply?.path && !reply?.skipped) writeFromHere(info, whyNot ?? 'inspector not available');
   } finally {
     disconnect();
+  }
+}
+
+/** Longest a hang snapshot may be expected to take; larger heaps are skipped, with the reason. */
+const HEAP_MAX_MS = 60_000;
+
+function callMain(fn: string, args: unknown[], timeoutMs: number): Promise<unknown> {
+  const list = args.map((a) => JSON.stringify(a)).join(', ');
+  return post('Runtime.evaluate', { expression: `globalThis[Symbol.for(${JSON.stringify(HANG_KEY.description)})]?.${fn}(${list})`, silent: true, returnByValue: true }, timeoutMs);
+}
+
+/** AUTOPSY_HANG_HEAP=1: a snapshot while frozen, only when the memory headroom allows it. */
+async function captureHeap(episode: number, heapUsed: number): Promise<void> {
+  const verdict = snapshotHeadroom(heapUsed, memoryRoom(), HEAP_MAX_MS);
+  try {
+    if (!verdict.ok) await callMain('annotate', [episode, { heap: { skipped: verdict.reason } }], 1000);
+    else await callMain('takeHeap', [episode, verdict.reason], verdict.expectedMs * 4 + 10_000);
+  } catch (err) {
+    hookFailure('heap snapshot during the hang', err);
   }
 }
 
@@ -226,7 +249,7 @@ async function captureLocals(episode: number): Promise<void> {
   }
   record.tookMs = Math.round(performance.now() - t0);
   try {
-    await post('Runtime.evaluate', { expression: `globalThis[Symbol.for(${JSON.stringify(HANG_KEY.description)})]?.addLocals(${episode}, ${JSON.stringify(record)})`, silent: true }, 1000);
+    await callMain('addLocals', [episode, record], 1000);
   } catch (err) {
     hookFailure('adding locals to the hang bundle', err);
   }
