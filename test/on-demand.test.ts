@@ -75,6 +75,6 @@ describe('on demand', () => {
       onOutput: { text: 'ready', then: async (pid) => (d = await runCli(['dump', String(pid), '--timeout', '1'])) },
     });
     assert.equal(d?.code, 1);
-    assert.match(d!.stderr, /^autopsy-ts: pid \d+ did not answer within 1 s: its event loop may be blocked\n$/);
+    assert.match(d!.stderr, /^autopsy-ts: pid \d+ did not answer within 1 s: its event loop may be blocked \(.+\)\n$/);
   });
 });

@@ -84,7 +84,7 @@ export async function dump(pid: number, opts: DumpOptions): Promise<string> {
     await sleep(25);
   }
   unlinkQuiet(req);
-  throw new CliError(`pid ${pid} did not answer within ${Math.round(opts.timeoutMs / 1000)} s: its event loop may be blocked`);
+  throw new CliError(`pid ${pid} did not answer within ${Math.round(opts.timeoutMs / 1000)} s: its event loop may be blocked (the hang watchdog writes a hang bundle once it has been blocked for AUTOPSY_HANG_MS)`);
 }
 
 function unlinkQuiet(path: string): void {
