@@ -84,7 +84,7 @@ function watchdog(): void {
     const r = report;
     r.pausedMs = since();
     r.scripts = scripts.size;
-    r.frames = m.params.callFrames.slice(0, 5).map((f) => ({ function: f.functionName, url: f.url || scripts.get(f.location.scriptId) || '', line: f.location.lineNumber + 1 }));
+    r.frames = m.params.callFrames.slice(0, 8).map((f) => ({ function: f.functionName, url: f.url || scripts.get(f.location.scriptId) || '', line: f.location.lineNumber + 1 }));
     session.post('Debugger.resume', () => {
       r.resumedMs = since();
       session.post('Debugger.disable', () => done(r));

@@ -9,7 +9,7 @@
  * It prints `{"blockStart"}` (Date.now() just before the busy loop) and, after the loop, the gaps:
  * every stretch of more than 1 ms between two iterations is time taken from the loop by someone
  * else (a capture running in V8's interrupt, the debugger, or the OS scheduler), as
- * [ms after blockStart, length ms]. The top frame of a capture is spin, or performance.now under it.
+ * [ms after blockStart, length ms]. A capture finds spin on top, or Node's performance.now() code above it.
  */
 export const HANG_APP = `'use strict';
 const { writeSync } = require('node:fs');

@@ -53,8 +53,8 @@ describe('on demand', () => {
     assert.match(d!.stderr, /^autopsy-ts: pid \d+ has no autopsy-ts hook .*\n$/);
   });
 
-  test('dump --heap and --core fail clearly until they are supported', async () => {
-    for (const flag of ['--heap', '--core']) {
+  test('dump --core fails clearly until it is supported', async () => {
+    for (const flag of ['--core']) {
       const d = await runCli(['dump', String(process.pid), flag]);
       assert.equal(d.code, 1);
       assert.match(d.stderr, new RegExp(`^autopsy-ts: dump ${flag}: .+ not supported .+\\n$`));
@@ -76,5 +76,34 @@ describe('on demand', () => {
     });
     assert.equal(d?.code, 1);
     assert.match(d!.stderr, /^autopsy-ts: pid \d+ did not answer within 1 s: its event loop may be blocked \(.+\)\n$/);
+  });
+
+  test('dump --heap on a bundled app: a snapshot inside the bundle, in bounded time on Node 20 too', async () => {
+    const out = join(dir, 'heap');
+    let d: Awaited<ReturnType<typeof runCli>> | undefined;
+    await runNode(join(SCENARIOS, 'on-demand', 'bundled-app.js'), {
+      hook: true,
+      args: ['60000'],
+      env: { AUTOPSY_DIR: out },
+      timeoutMs: 60_000,
+      onOutput: {
+        text: 'ready',
+        then: async (pid) => {
+          d = await runCli(['dump', String(pid), '--heap', '--timeout', '10']);
+          process.kill(pid, 'SIGTERM');
+        },
+      },
+    });
+    assert.equal(d?.code, 0, d?.stderr);
+    const path = d!.stdout.trim();
+    assert.equal((await runCli(['verify', path])).code, 0);
+    const { readTarGz } = await import('../src/bundle/tar.js');
+    const entries = await readTarGz(path, { load: (n) => n.startsWith('heap/') });
+    const heap = entries.find((e) => e.name === 'heap/on-demand.heapsnapshot.gz');
+    assert.ok(heap?.data);
+    const snap = JSON.parse(require('node:zlib').gunzipSync(heap.data).toString());
+    assert.ok(snap.snapshot.node_count > 30000);
+    const s = JSON.parse((await runCli(['summary', path, '--json'])).stdout);
+    assert.match(s.trigger.heap.headroom, /MB free/);
   });
 });

@@ -38,8 +38,12 @@ function processStart(pid: number): number | undefined {
  * Refuses, without sending anything, when the process has no hook registration: the signal
  * would otherwise kill it.
  */
-export async function dump(pid: number, opts: DumpOptions): Promise<string> {
-  if (opts.heap) throw new CliError('dump --heap: heap snapshots in bundles are not supported by this version of autopsy-ts yet');
+export interface DumpResult {
+  path: string;
+  warning?: string;
+}
+
+export async function dump(pid: number, opts: DumpOptions): Promise<DumpResult> {
   if (opts.core) throw new CliError('dump --core: core dumps are not supported by this version of autopsy-ts yet');
   if (!alive(pid)) throw new CliError(`no process with pid ${pid}`);
   const dir = runDir();
@@ -74,7 +78,7 @@ export async function dump(pid: number, opts: DumpOptions): Promise<string> {
         continue;
       }
       unlinkQuiet(rep);
-      if (answer.ok && answer.path) return answer.path;
+      if (answer.ok && answer.path) return { path: answer.path, warning: answer.warning };
       throw new CliError(`pid ${pid} did not write a bundle: ${answer.error ?? 'no reason given'}`);
     }
     if (!alive(pid)) {

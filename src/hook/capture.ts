@@ -28,8 +28,16 @@ export interface CaptureRequest {
   trigger?: Record<string, unknown>;
   /** Extra JSON entries (hang.json, ...): serialised and redacted like the others. */
   entries?: { name: string; value: unknown }[];
+  /** Extra binary entries (heap/*.heapsnapshot.gz), written as they are. */
+  rawEntries?: BundleFile[];
   /** Extra events for the timeline, after the breadcrumbs. */
   events?: TimelineEvent[];
+}
+
+/** The bundle folder a capture would write into now (the configured one, or the fallback). */
+export function bundleDirNow(): string {
+  const s = state();
+  return chooseBundleDir(s.config.dir, s.startCwd).dir;
 }
 
 export interface CaptureResult {
@@ -198,6 +206,7 @@ function captureUnguarded(req: CaptureRequest): CaptureResult {
     warnings.push(`source excerpts: ${(err as Error).message}`);
   }
   for (const e of req.entries ?? []) files.push({ name: e.name, data: json(e.value) });
+  for (const e of req.rawEntries ?? []) files.push(e);
 
   let cluster: Manifest['cluster'];
   try {

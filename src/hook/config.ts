@@ -19,6 +19,8 @@ export interface Config {
   hangLocals: boolean;
   /** Take a heap snapshot during a hang, when memory headroom allows. */
   hangHeap: boolean;
+  /** Longest a heap snapshot may be expected to take (from heapUsed); larger ones are skipped, with the reason. */
+  heapMaxMs: number;
 }
 
 export const DEFAULTS: Config = {
@@ -32,6 +34,7 @@ export const DEFAULTS: Config = {
   hangMs: 3000,
   hangLocals: true,
   hangHeap: false,
+  heapMaxMs: 60_000,
 };
 
 /** Signals that cannot or must not carry on-demand captures. */
@@ -117,6 +120,11 @@ export function readConfig(env: NodeJS.ProcessEnv, cwd: string): { config: Confi
     const n = parseInteger(v, 0);
     if (n === undefined || (n !== 0 && n < 100)) bad('AUTOPSY_HANG_MS', v, 'milliseconds >= 100, or 0 to turn off');
     else config.hangMs = n;
+  }
+  if ((v = e('AUTOPSY_HEAP_MAX_MS')) !== undefined) {
+    const n = parseInteger(v, 1000);
+    if (n === undefined) bad('AUTOPSY_HEAP_MAX_MS', v, 'milliseconds >= 1000');
+    else config.heapMaxMs = n;
   }
   for (const [name, key] of [['AUTOPSY_HANG_LOCALS', 'hangLocals'], ['AUTOPSY_HANG_HEAP', 'hangHeap']] as const) {
     if ((v = e(name)) !== undefined) {

@@ -30,6 +30,8 @@ export interface DumpReply {
   ok: boolean;
   path?: string;
   error?: string;
+  /** Something asked for that the bundle does not have (a heap snapshot refused for lack of headroom). */
+  warning?: string;
 }
 
 export function runDir(): string {

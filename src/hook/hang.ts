@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type * as CaptureModule from './capture';
 import type { Config } from './config';
 import { beatValue } from './hang-detector';
@@ -64,7 +64,7 @@ export interface HangRecord extends HangInfo {
   ongoing: boolean;
   memory?: NodeJS.MemoryUsage;
   locals?: LocalsRecord;
-  heap?: { entry?: string; bytes?: number; tookMs?: number; skipped?: string; headroom?: string };
+  heap?: { entry?: string; bytes?: number; gzipBytes?: number; tookMs?: number; lineEndsMs?: number; skipped?: string; headroom?: string };
 }
 
 export interface LocalsRecord {
@@ -166,25 +166,14 @@ export const HEAP_ENTRY = 'heap/hang.heapsnapshot.gz';
 function takeHeap(episode: number, headroom: string): boolean {
   const p = pending;
   if (!p || p.episode !== episode) return false;
-  const fs = require('node:fs') as typeof import('node:fs');
-  const tmp = join(require('node:path').dirname(p.written.path), `.heap-${process.pid}-${episode}.heapsnapshot`);
-  const t0 = Date.now();
   try {
-    (require('node:v8') as typeof import('node:v8')).writeHeapSnapshot(tmp);
-    const raw = fs.readFileSync(tmp);
-    const gz = (require('node:zlib') as typeof import('node:zlib')).gzipSync(raw, { level: 1 });
-    p.hang.heap = { entry: HEAP_ENTRY, bytes: raw.length, tookMs: Date.now() - t0, headroom };
-    return capture().rewriteBundle(p.written, [
-      { name: 'hang.json', value: p.hang },
-      { name: HEAP_ENTRY, data: gz },
-    ]);
+    // Line ends were prepared by the watchdog's own Debugger.enable: no in-thread session inside an inspector call.
+    const snap = (require('./heap-snapshot') as typeof import('./heap-snapshot')).snapshotEntry(dirname(p.written.path), HEAP_ENTRY, headroom, false);
+    p.hang.heap = snap.record;
+    return capture().rewriteBundle(p.written, [{ name: 'hang.json', value: p.hang }, { name: snap.name, data: snap.data }]);
   } catch (err) {
     p.hang.heap = { skipped: `snapshot failed: ${(err as Error).message}`, headroom };
     return capture().rewriteBundle(p.written, [{ name: 'hang.json', value: p.hang }]);
-  } finally {
-    try {
-      fs.unlinkSync(tmp);
-    } catch {}
   }
 }
 

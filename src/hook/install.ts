@@ -154,14 +154,36 @@ const onSignal = guard('on-demand capture', (signal: NodeJS.Signals) => {
   if (!isMainThread()) return;
   const { takeRequests, reply } = control();
   const requests = takeRequests();
-  if (requests.some((r) => r.heap || r.core)) {
-    // Heap snapshots and cores arrive with their own issues; refuse clearly instead of ignoring.
-    for (const r of requests) reply(r.id, { ok: false, error: r.heap ? 'heap snapshots are not supported by this hook version yet' : 'core dumps are not supported by this hook version yet' });
+  if (requests.some((r) => r.core)) {
+    // Core dumps arrive with the native addon; refuse clearly instead of ignoring.
+    for (const r of requests) reply(r.id, { ok: false, error: 'core dumps are not supported by this hook version yet' });
     return;
   }
   record({ time: Date.now(), kind: 'signal', signal });
-  const result = capture().captureSync({ reason: 'on-demand', stack: true, trigger: { signal, requests: requests.map((r) => r.id) } });
+  const c = capture();
+  let heap: ReturnType<typeof heapForDump> = {};
+  if (requests.some((r) => r.heap)) heap = heapForDump(c.bundleDirNow());
+  const result = c.captureSync({
+    reason: 'on-demand',
+    stack: true,
+    trigger: { signal, requests: requests.map((r) => r.id), heap: heap.record ?? (heap.skipped ? { skipped: heap.skipped } : undefined) },
+    rawEntries: heap.entry,
+  });
   for (const r of requests) {
-    reply(r.id, result.path ? { ok: true, path: result.path } : { ok: false, error: result.skipped ?? result.error ?? 'not written' });
+    const warning = r.heap && heap.skipped ? `heap snapshot skipped: ${heap.skipped}` : undefined;
+    reply(r.id, result.path ? { ok: true, path: result.path, warning } : { ok: false, error: result.skipped ?? result.error ?? 'not written' });
   }
 });
+
+/** A heap snapshot for `dump --heap`, only when the memory headroom allows it (src/hook/headroom.ts). */
+function heapForDump(dir: string): { entry?: { name: string; data: Buffer }[]; record?: unknown; skipped?: string } {
+  const { memoryRoom, snapshotHeadroom } = require('./headroom') as typeof import('./headroom');
+  const verdict = snapshotHeadroom(process.memoryUsage().heapUsed, memoryRoom(), state().config.heapMaxMs);
+  if (!verdict.ok) return { skipped: verdict.reason };
+  try {
+    const snap = (require('./heap-snapshot') as typeof import('./heap-snapshot')).snapshotEntry(dir, 'heap/on-demand.heapsnapshot.gz', verdict.reason);
+    return { entry: [{ name: snap.name, data: snap.data }], record: snap.record };
+  } catch (err) {
+    return { skipped: `snapshot failed: ${(err as Error).message}` };
+  }
+}

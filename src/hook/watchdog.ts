@@ -121,9 +121,6 @@ async function onHang(ev: DetectorEvent): Promise<void> {
   }
 }
 
-/** Longest a hang snapshot may be expected to take; larger heaps are skipped, with the reason. */
-const HEAP_MAX_MS = 60_000;
-
 function callMain(fn: string, args: unknown[], timeoutMs: number): Promise<unknown> {
   const list = args.map((a) => JSON.stringify(a)).join(', ');
   return post('Runtime.evaluate', { expression: `globalThis[Symbol.for(${JSON.stringify(HANG_KEY.description)})]?.${fn}(${list})`, silent: true, returnByValue: true }, timeoutMs);
@@ -131,10 +128,17 @@ function callMain(fn: string, args: unknown[], timeoutMs: number): Promise<unkno
 
 /** AUTOPSY_HANG_HEAP=1: a snapshot while frozen, only when the memory headroom allows it. */
 async function captureHeap(episode: number, heapUsed: number): Promise<void> {
-  const verdict = snapshotHeadroom(heapUsed, memoryRoom(), HEAP_MAX_MS);
+  const verdict = snapshotHeadroom(heapUsed, memoryRoom(), data.config.heapMaxMs);
   try {
     if (!verdict.ok) await callMain('annotate', [episode, { heap: { skipped: verdict.reason } }], 1000);
-    else await callMain('takeHeap', [episode, verdict.reason], verdict.expectedMs * 4 + 10_000);
+    else {
+      // Node 20: let Debugger.enable compute every script's line ends first (src/hook/heap-snapshot.ts).
+      if ((require('./heap-snapshot') as typeof import('./heap-snapshot')).needsLineEnds()) {
+        await post('Debugger.enable', {}, 10_000);
+        await post('Debugger.disable', {}, 2000);
+      }
+      await callMain('takeHeap', [episode, verdict.reason], verdict.expectedMs * 4 + 10_000);
+    }
   } catch (err) {
     hookFailure('heap snapshot during the hang', err);
   }

@@ -1,0 +1,362 @@
+/**
+ * Pure analyses over a snapshot and its dominator tree: DevTools' class of every node (with its
+ * interface inference for plain objects and its location-split class keys), the Summary view's
+ * per-class rows, instances of a class and dominator-tree children.
+ *
+ * DevTools reference: HeapSnapshot.ts calculateObjectNames, inferInterfaceDefinitions,
+ * applyInterfaceDefinitions, classKeyInternal, buildAggregates, calculateClassesRetainedSize.
+ */
+import { baseClassName, computeDistances, NO_DISTANCE, NS_INTERFACE, NS_RAW, propagateDetachedness, typeIds } from './graph';
+import { retainedSizes, type Dominators } from './dominators';
+import type { HeapSnapshot } from './types';
+
+/**
+ * The snapshot's optional "locations" section with node ORDINALS: [ordinal, scriptId, line, column]
+ * repeated. DevTools splits 'object' classes by the location of their constructor.
+ */
+export type SnapshotWithLocations = HeapSnapshot & { locations?: Uint32Array };
+
+export interface InterfaceDefinition {
+  /** '{a, b, c}' */
+  name: string;
+  properties: string[];
+}
+
+export interface Classes {
+  /** Per node: class id. */
+  classOf: Uint32Array;
+  /** Per class id: the name DevTools shows ('Foo', '(array)', '{a, b}', '(system)', …). */
+  names: string[];
+  /** Per class id: DevTools' public class key: ',Name', or 'scriptId,line,column,Name' for located objects. */
+  keys: string[];
+  /** The interface definitions applied to plain objects. */
+  interfaces: InterfaceDefinition[];
+}
+
+// DevTools' limits for interface inference.
+const MIN_INTERFACE_PROPERTY_COUNT = 1;
+const MAX_INTERFACE_NAME_LENGTH = 120;
+const MIN_OBJECT_COUNT_PER_INTERFACE = 2;
+const MIN_OBJECT_PROPORTION_PER_INTERFACE = 1000;
+
+function formatPropertyName(name: string): string {
+  if (/[,'"{}]/.test(name)) {
+    const json = JSON.stringify({ [name]: 0 });
+    return json.substring(1, json.length - 3);
+  }
+  return name;
+}
+
+/** Plain JS objects: type 'object' named 'Object' (per name index: 1 yes, -1 no, 0 unknown). */
+function plainObjectTest(s: HeapSnapshot, objectType: number): (node: number) => boolean {
+  const memo = new Int8Array(s.strings.count);
+  return (node) => {
+    if (s.nodeType[node] !== objectType) return false;
+    const idx = s.nodeName[node];
+    if (memo[idx] === 0) memo[idx] = s.strings.get(idx) === 'Object' ? 1 : -1;
+    return memo[idx] === 1;
+  };
+}
+
+/**
+ * DevTools' interface inference: name each plain object by its first property names ('{a, b}', at
+ * most 120 characters, __proto__ left out); names shared by at least max(2, objects / 1000) objects
+ * become definitions, most popular first.
+ */
+export function inferInterfaces(s: HeapSnapshot): InterfaceDefinition[] {
+  const t = typeIds(s);
+  const isPlain = plainObjectTest(s, t.object);
+  const formatted = new Map<number, string | null>(); // null: __proto__
+  const candidates = new Map<string, { name: string; properties: string[]; count: number }>();
+  let total = 0;
+  for (let node = 0; node < s.nodeCount; node++) {
+    if (!isPlain(node)) continue;
+    total++;
+    let name = '{';
+    const props: number[] = [];
+    for (let e = s.firstEdge[node], end = s.firstEdge[node + 1]; e < end; e++) {
+      if (s.edgeType[e] !== t.eProperty) continue;
+      const idx = s.edgeName[e];
+      let f = formatted.get(idx);
+      if (f === undefined) {
+        const raw = s.strings.get(idx);
+        f = raw === '__proto__' ? null : formatPropertyName(raw);
+        formatted.set(idx, f);
+      }
+      if (f === null) continue;
+      if (name.length > MIN_INTERFACE_PROPERTY_COUNT && name.length + f.length > MAX_INTERFACE_NAME_LENGTH) break;
+      if (name.length !== 1) name += ', ';
+      name += f;
+      props.push(idx);
+    }
+    if (props.length === 0) continue;
+    name += '}';
+    const c = candidates.get(name);
+    if (c) c.count++;
+    else candidates.set(name, { name, properties: props.map((i) => s.strings.get(i)), count: 1 });
+  }
+  const sorted = [...candidates.values()].sort((a, b) => b.count - a.count);
+  const min = Math.max(MIN_OBJECT_COUNT_PER_INTERFACE, total / MIN_OBJECT_PROPORTION_PER_INTERFACE);
+  const out: InterfaceDefinition[] = [];
+  for (const c of sorted) {
+    if (c.count < min) break;
+    out.push({ name: c.name, properties: c.properties });
+  }
+  return out;
+}
+
+interface Trie {
+  next: Map<number, Trie>;
+  greatestNext: number;
+  match: { name: string; count: number; index: number } | null;
+}
+
+/**
+ * Matches plain objects against interface definitions as DevTools' applyInterfaceDefinitions: the
+ * best definition whose properties the object all has (most properties, then earliest). Property
+ * names are mapped to dense ids; any consistent order gives the same matches as DevTools' string order.
+ */
+function interfaceMatcher(s: HeapSnapshot, defs: InterfaceDefinition[]): (node: number) => string | null {
+  const t = typeIds(s);
+  const ids = new Map<string, number>();
+  const root: Trie = { next: new Map(), greatestNext: -1, match: null };
+  defs.forEach((def, index) => {
+    const props = def.properties.map((p) => {
+      let id = ids.get(p);
+      if (id === undefined) ids.set(p, (id = ids.size));
+      return id;
+    }).sort((a, b) => a - b);
+    let cur = root;
+    for (const p of props) {
+      let nx = cur.next.get(p);
+      if (!nx) {
+        nx = { next: new Map(), greatestNext: -1, match: null };
+        cur.next.set(p, nx);
+        if (cur.greatestNext < p) cur.greatestNext = p;
+      }
+      cur = nx;
+    }
+    cur.match ??= { name: def.name, count: props.length, index };
+  });
+  const better = (a: Trie['match'], b: Trie['match']): Trie['match'] => {
+    if (!b) return a;
+    if (!a) return b;
+    if (a.count !== b.count) return a.count > b.count ? a : b;
+    return a.index <= b.index ? a : b;
+  };
+  const propId = new Int32Array(s.strings.count); // 0 unknown, -1 in no definition, k+1: id k
+  const props: number[] = [];
+  return (node) => {
+    props.length = 0;
+    for (let e = s.firstEdge[node], end = s.firstEdge[node + 1]; e < end; e++) {
+      if (s.edgeType[e] !== t.eProperty) continue;
+      const idx = s.edgeName[e];
+      let id = propId[idx];
+      if (id === 0) propId[idx] = id = (ids.get(s.strings.get(idx)) ?? -2) + 1;
+      if (id > 0) props.push(id - 1);
+    }
+    props.sort((a, b) => a - b);
+    let states: Trie[] = [root];
+    let match = root.match;
+    for (const p of props) {
+      const nextStates: Trie[] = [];
+      const added: Trie[] = [];
+      for (const st of states) {
+        if (st.greatestNext >= 0 && p < st.greatestNext) nextStates.push(st);
+        const nx = st.next.get(p);
+        if (nx) {
+          added.push(nx);
+          match = better(match, nx.match);
+        }
+      }
+      states = nextStates.concat(added);
+      if (states.length === 0) break;
+    }
+    return match ? match.name : null;
+  };
+}
+
+/**
+ * DevTools' class of every node. Class ids follow DevTools' internal class keys: the name string
+ * (DevTools' own names such as '(system)' or 'Function' are separate from equal names found in the
+ * snapshot), or, for 'object' nodes with a location, 'scriptId,line,column,Name'.
+ */
+export function classify(s: SnapshotWithLocations, opts: { interfaces?: InterfaceDefinition[] } = {}): Classes {
+  const t = typeIds(s);
+  const n = s.nodeCount;
+  const detached = propagateDetachedness(s, t);
+  const interfaces = opts.interfaces ?? inferInterfaces(s);
+  const matchInterface = interfaces.length ? interfaceMatcher(s, interfaces) : () => null;
+  const isPlain = plainObjectTest(s, t.object);
+
+  const classOf = new Uint32Array(n);
+  const names: string[] = [];
+  const keys: string[] = [];
+  const byKey = new Map<string, number>();
+  const idFor = (key: string, name: string, publicKey: string): number => {
+    let id = byKey.get(key);
+    if (id === undefined) {
+      id = names.length;
+      byKey.set(key, id);
+      names.push(name);
+      keys.push(publicKey);
+    }
+    return id;
+  };
+  // Object/native classes by name index (the common case), -1 unknown.
+  const byNameIndex = new Int32Array(s.strings.count).fill(-1);
+  const byType = new Int32Array(s.nodeTypes.length).fill(-1);
+  const location = new Int32Array(n).fill(-1);
+  const loc = s.locations;
+  if (loc) for (let i = 0; i + 3 < loc.length; i += 4) if (loc[i] < n) location[loc[i]] = i;
+
+  for (let node = 0; node < n; node++) {
+    const type = s.nodeType[node];
+    let id: number;
+    if (type === t.object || type === t.native) {
+      const idx = s.nodeName[node];
+      const isDetached = type === t.native && detached[node] === 2;
+      id = isDetached ? -1 : byNameIndex[idx];
+      if (id < 0) {
+        const c = baseClassName(s, t, node, isDetached);
+        id = idFor(`${c.ns}:${c.ns === NS_RAW ? idx : c.name}`, c.name, ',' + c.name);
+        if (!isDetached) byNameIndex[idx] = id;
+      }
+      if (type === t.object && isPlain(node)) {
+        const iface = matchInterface(node);
+        if (iface !== null) id = idFor(`${NS_INTERFACE}:${iface}`, iface, ',' + iface);
+      }
+      if (type === t.object && location[node] >= 0) {
+        const i = location[node];
+        const key = `${loc![i + 1]},${loc![i + 2]},${loc![i + 3]},${names[id]}`;
+        id = idFor(key, names[id], key);
+      }
+    } else {
+      id = byType[type];
+      if (id < 0) {
+        const c = baseClassName(s, t, node, false);
+        byType[type] = id = idFor(`${c.ns}:${c.name}`, c.name, ',' + c.name);
+      }
+    }
+    classOf[node] = id;
+  }
+  return { classOf, names, keys, interfaces };
+}
+
+export interface ClassRow {
+  /** DevTools' class key (see Classes.keys). */
+  key: string;
+  name: string;
+  count: number;
+  selfSize: number;
+  retainedSize: number;
+  /** Smallest distance from the root among the instances (NO_DISTANCE if none is reachable). */
+  distance: number;
+}
+
+export interface SummaryOptions {
+  /** V8's raw self sizes instead of DevTools' (no owned arrays/hidden nodes moved into their owner). */
+  raw?: boolean;
+  classes?: Classes;
+  distances?: Int32Array;
+}
+
+/**
+ * The Summary view: per class, the instances with a non-zero self size, their summed self size, and
+ * as retained size the sum over instances not dominated by another counted instance of the same
+ * class. Self sizes are dom.selfSize (DevTools' owned-size transfer), or V8's with `raw: true`, in
+ * which case retained sizes are recomputed from the raw sizes on the same dominator tree.
+ * Sorted by retained size, largest first.
+ */
+export function classSummary(s: SnapshotWithLocations, dom: Dominators, opts: SummaryOptions = {}): ClassRow[] {
+  const classes = opts.classes ?? classify(s);
+  const dist = opts.distances ?? computeDistances(s);
+  const size = opts.raw ? s.nodeSelfSize : dom.selfSize;
+  const retained = opts.raw ? retainedSizes(dom.idom, dom.order, s.nodeSelfSize) : dom.retainedSize;
+  const { classOf } = classes;
+  const k = classes.names.length;
+  const count = new Float64Array(k);
+  const self = new Float64Array(k);
+  const ret = new Float64Array(k);
+  const minDist = new Int32Array(k).fill(0x7fffffff);
+  const n = s.nodeCount;
+  for (let i = 0; i < n; i++) {
+    const sz = size[i];
+    if (sz === 0) continue;
+    const c = classOf[i];
+    count[c]++;
+    self[c] += sz;
+    if (dist[i] < minDist[c]) minDist[c] = dist[i];
+  }
+
+  // Walk the dominator tree; an instance counts unless an ancestor of its class counted.
+  const active = new Uint32Array(k);
+  const stackNode = new Uint32Array(n);
+  const stackPos = new Uint32Array(n);
+  const stackCounted = new Uint8Array(n);
+  const { firstDominated, dominated } = dom;
+  let top = 0;
+  stackNode[0] = 0;
+  stackPos[0] = firstDominated[0];
+  if (size[0] !== 0) { // never in V8 snapshots: the root is synthetic and empty
+    ret[classOf[0]] += retained[0];
+    active[classOf[0]]++;
+  }
+  while (top >= 0) {
+    const v = stackNode[top];
+    const pos = stackPos[top];
+    if (pos < firstDominated[v + 1]) {
+      stackPos[top] = pos + 1;
+      const w = dominated[pos];
+      const c = classOf[w];
+      const counted = size[w] !== 0 && active[c] === 0;
+      if (counted) {
+        ret[c] += retained[w];
+        active[c]++;
+      }
+      top++;
+      stackNode[top] = w;
+      stackPos[top] = firstDominated[w];
+      stackCounted[top] = counted ? 1 : 0;
+    } else {
+      if (stackCounted[top]) active[classOf[v]]--;
+      top--;
+    }
+  }
+
+  const rows: ClassRow[] = [];
+  for (let c = 0; c < k; c++) {
+    if (count[c] === 0) continue;
+    rows.push({
+      key: classes.keys[c], name: classes.names[c], count: count[c], selfSize: self[c], retainedSize: ret[c],
+      distance: minDist[c] === 0x7fffffff ? NO_DISTANCE : minDist[c],
+    });
+  }
+  return rows.sort((a, b) => b.retainedSize - a.retainedSize || b.selfSize - a.selfSize || (a.name < b.name ? -1 : 1));
+}
+
+/**
+ * The instances of a class (by the name DevTools shows), in ordinal order. With `selfSize` (e.g.
+ * dom.selfSize), only those with a non-zero size: the rows the Summary view expands to.
+ */
+export function instancesOf(
+  s: SnapshotWithLocations, name: string, opts: { classes?: Classes; selfSize?: Float64Array } = {},
+): Uint32Array {
+  const classes = opts.classes ?? classify(s);
+  const wanted = new Uint8Array(classes.names.length);
+  classes.names.forEach((nm, c) => { if (nm === name) wanted[c] = 1; });
+  const out: number[] = [];
+  const size = opts.selfSize;
+  for (let i = 0; i < s.nodeCount; i++) {
+    if (wanted[classes.classOf[i]] && (!size || size[i] !== 0)) out.push(i);
+  }
+  return Uint32Array.from(out);
+}
+
+/** The nodes a node immediately dominates, largest retained size first (then by ordinal). */
+export function dominatedChildren(s: HeapSnapshot, dom: Dominators, node: number): Uint32Array {
+  if (node < 0 || node >= s.nodeCount) throw new RangeError(`no node ${node} in ${s.source}`);
+  const kids = dom.dominated.slice(dom.firstDominated[node], dom.firstDominated[node + 1]);
+  const r = dom.retainedSize;
+  return kids.sort((a, b) => r[b] - r[a] || a - b);
+}
