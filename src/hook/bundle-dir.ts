@@ -79,8 +79,13 @@ export function chooseBundleDir(configured: string | undefined, startCwd: string
 export function writeAtomically(dir: string, name: string, data: Buffer): string {
   let final = join(dir, name);
   for (let i = 2; existsSync(final) && i < 100; i++) final = join(dir, name.replace(/\.tgz$/, `-${i}.tgz`));
-  const tmp = join(dir, `.${name}.${process.pid}.tmp`);
-  const fd = openSync(tmp, 'wx', 0o600);
+  renameSync(writeTemp(join(dir, `.${name}.${process.pid}.tmp`), data, 'wx'), final);
+  return final;
+}
+
+/** Writes all of `data` to a new 0600 file; removes it again when the write fails. */
+function writeTemp(tmp: string, data: Buffer, flags: 'w' | 'wx'): string {
+  const fd = openSync(tmp, flags, 0o600);
   try {
     let off = 0;
     while (off < data.length) off += writeSync(fd, data, off, data.length - off);
@@ -92,21 +97,12 @@ export function writeAtomically(dir: string, name: string, data: Buffer): string
     throw err;
   }
   closeSync(fd);
-  renameSync(tmp, final);
-  return final;
+  return tmp;
 }
 
 /** Writes a new version of an existing bundle: temporary name in the same folder, then rename over it. */
 export function replaceAtomically(path: string, data: Buffer): void {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
-  const fd = openSync(tmp, 'w', 0o600);
-  try {
-    let off = 0;
-    while (off < data.length) off += writeSync(fd, data, off, data.length - off);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
+  renameSync(writeTemp(join(dirname(path), `.${basename(path)}.${process.pid}.tmp`), data, 'w'), path);
 }
 
 interface Listed {
