@@ -44,6 +44,15 @@ describe('on demand', () => {
     assert.match(bundlesIn(out)[0], /-on-demand-/);
   });
 
+  test('registrations left by processes that died without exiting (SIGKILL) are pruned', async () => {
+    const { runDir } = await import('../src/hook/control.js');
+    const { writeFileSync, existsSync } = await import('node:fs');
+    const stale = join(runDir(), '999998.json');
+    writeFileSync(stale, '{}');
+    await runNode(join(SCENARIOS, 'fate', 'wait-for-signal.js'), { hook: true, env: { AUTOPSY_DIR: join(dir, 'prune') }, onOutput: { text: 'ready', then: (pid) => setTimeout(() => process.kill(pid, 'SIGTERM'), 200) } });
+    assert.equal(existsSync(stale), false);
+  });
+
   test('dump refuses a process without the hook, in one line, and does not kill it', async () => {
     let d: Awaited<ReturnType<typeof runCli>> | undefined;
     const r = await runNode(server, { args: ['800'], onOutput: { text: 'ready', then: async (pid) => (d = await runCli(['dump', String(pid)])) } });

@@ -68,7 +68,25 @@ export function register(signal: string, hookVersion: string): string {
     node: process.version,
   };
   writeJsonAtomic(path, reg);
+  pruneStale(dir);
   return path;
+}
+
+/** Registrations and requests left by processes that died without an exit handler (SIGKILL, OOM). */
+function pruneStale(dir: string): void {
+  for (const name of readdirSync(dir)) {
+    const m = /^(\d+)\./.exec(name);
+    if (!m || Number(m[1]) === process.pid) continue;
+    try {
+      process.kill(Number(m[1]), 0);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ESRCH') {
+        try {
+          unlinkSync(join(dir, name));
+        } catch {}
+      }
+    }
+  }
 }
 
 /** Takes (reads and removes) the pending requests for this process. */
