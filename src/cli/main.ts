@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { readBundle } from '../bundle/reader';
 import { summarize } from '../bundle/summary';
 import { BundleFormatError } from '../bundle/tar';
+import { HeapSnapshotError } from '../heap/types';
 import { makeDirs } from '../hook/bundle-dir';
 import { getHookVersion } from '../hook/version';
 import { runDemo } from './demo';
@@ -97,6 +98,21 @@ export function buildProgram(): Command {
     });
 
   program
+    .command('heap')
+    .description('analyse a heap snapshot (or the one in a bundle): classes by retained size, a diff of two, retainer paths')
+    .argument('<snapshot>', '.heapsnapshot, .heapsnapshot.gz, or a bundle with a heap/ entry')
+    .option('--diff <snapshot>', 'compare with a later snapshot of the same process: growth per class, new objects by id, leak suspects')
+    .option('--retainers <class|@id>', 'what holds the instances of a class, or the object with this id')
+    .option('--top <n>', 'rows to show', positiveInt, 30)
+    .option('--raw', 'raw per-class sums, without DevTools moving owned arrays and hidden nodes into their owner')
+    .option('--strings', 'also list duplicated strings')
+    .option('--json', 'print JSON')
+    .action(async (snapshot: string, opts: { diff?: string; retainers?: string; top: number; raw?: boolean; strings?: boolean; json?: boolean }) => {
+      const { heapCommand } = await import('./heap.js');
+      out(await heapCommand(snapshot, opts));
+    });
+
+  program
     .command('demo')
     .description('run the example apps under the hook (they really crash), then show the newest bundle')
     .option('--dir <dir>', 'where the bundles go', 'autopsy-bundles')
@@ -117,7 +133,7 @@ export async function main(argv: string[]): Promise<void> {
   try {
     await buildProgram().parseAsync(argv);
   } catch (err) {
-    const known = err instanceof CliError || err instanceof BundleFormatError;
+    const known = err instanceof CliError || err instanceof BundleFormatError || err instanceof HeapSnapshotError || (err as NodeJS.ErrnoException)?.code === 'ENOENT';
     const msg = err instanceof Error ? err.message : String(err);
     process.stderr.write(`autopsy-ts: ${safeLine(known ? msg : `internal error: ${msg}`, 1000)}\n`);
     if (!known && process.env.AUTOPSY_DEBUG) process.stderr.write(`${safeLine((err as Error).stack ?? '')}\n`);

@@ -167,8 +167,9 @@ function takeHeap(episode: number, headroom: string): boolean {
   const p = pending;
   if (!p || p.episode !== episode) return false;
   try {
-    // Line ends were prepared by the watchdog's own Debugger.enable: no in-thread session inside an inspector call.
-    const snap = (require('./heap-snapshot') as typeof import('./heap-snapshot')).snapshotEntry(dirname(p.written.path), HEAP_ENTRY, headroom, false);
+    // On Node 20 the line ends are prepared through this thread's own session (heap-snapshot.ts). Doing it
+    // from the watchdog's session instead would stop V8 from servicing interrupts in an Atomics.wait.
+    const snap = (require('./heap-snapshot') as typeof import('./heap-snapshot')).snapshotEntry(dirname(p.written.path), HEAP_ENTRY, headroom);
     p.hang.heap = snap.record;
     return capture().rewriteBundle(p.written, [{ name: 'hang.json', value: p.hang }, { name: snap.name, data: snap.data }]);
   } catch (err) {

@@ -15,19 +15,24 @@ export function needsLineEnds(): boolean {
   return Number(process.versions.v8.split('.')[0]) < 12;
 }
 
-/** Computes every script's line ends through a short-lived in-thread inspector session. Never throws. */
+let session: import('node:inspector').Session | undefined;
+
+/**
+ * Computes every script's line ends through an in-thread inspector session. The session stays
+ * connected (idle, Debugger disabled): closing a session disables its HeapProfiler agent, which
+ * clears V8's object ids, and two snapshots could then no longer be compared object by object.
+ * Never throws.
+ */
 export function prepareLineEnds(): { ms: number; problem?: string } {
   const t0 = Date.now();
   try {
-    const inspector = require('node:inspector') as typeof import('node:inspector');
-    const s = new inspector.Session();
-    s.connect();
-    try {
-      s.post('Debugger.enable');
-      s.post('Debugger.disable');
-    } finally {
-      s.disconnect();
+    if (!session) {
+      const inspector = require('node:inspector') as typeof import('node:inspector');
+      session = new inspector.Session();
+      session.connect();
     }
+    session.post('Debugger.enable');
+    session.post('Debugger.disable');
     return { ms: Date.now() - t0 };
   } catch (err) {
     return { ms: Date.now() - t0, problem: (err as Error).message };

@@ -64,7 +64,13 @@ function post<T>(method: string, params: object | undefined, timeoutMs: number):
   });
 }
 
+/**
+ * Connects once, on the first hang, and stays connected (idle between episodes, no domain enabled):
+ * disconnecting disables the session's HeapProfiler agent, which clears V8's object ids for the
+ * whole isolate and would break any later comparison of two heap snapshots by id.
+ */
 function connect(): string | undefined {
+  if (session) return undefined;
   try {
     const inspector = require('node:inspector') as typeof import('node:inspector');
     session = new inspector.Session();
@@ -74,13 +80,6 @@ function connect(): string | undefined {
     session = undefined;
     return (err as Error).message;
   }
-}
-
-function disconnect(): void {
-  try {
-    session?.disconnect();
-  } catch {}
-  session = undefined;
 }
 
 async function onHang(ev: DetectorEvent): Promise<void> {
@@ -110,15 +109,11 @@ async function onHang(ev: DetectorEvent): Promise<void> {
       whyNot = `the main thread did not answer within ${wait} ms: it is ${probe.summary}`;
     }
   }
-  try {
-    // The snapshot first: once Debugger.pause has interrupted an Atomics.wait and resumed it, V8
-    // no longer services interrupts in that wait, so nothing could run on the main thread after it.
-    if (reply?.path && data.config.hangHeap) await captureHeap(ev.episode, reply.heapUsed ?? 0);
-    if (reply?.path && data.config.hangLocals) await captureLocals(ev.episode);
-    if (!reply?.path && !reply?.skipped) writeFromHere(info, whyNot ?? 'inspector not available');
-  } finally {
-    disconnect();
-  }
+  // The snapshot first: once Debugger.pause has interrupted an Atomics.wait and resumed it, V8
+  // no longer services interrupts in that wait, so nothing could run on the main thread after it.
+  if (reply?.path && data.config.hangHeap) await captureHeap(ev.episode, reply.heapUsed ?? 0);
+  if (reply?.path && data.config.hangLocals) await captureLocals(ev.episode);
+  if (!reply?.path && !reply?.skipped) writeFromHere(info, whyNot ?? 'inspector not available');
 }
 
 function callMain(fn: string, args: unknown[], timeoutMs: number): Promise<unknown> {
@@ -131,14 +126,7 @@ async function captureHeap(episode: number, heapUsed: number): Promise<void> {
   const verdict = snapshotHeadroom(heapUsed, memoryRoom(), data.config.heapMaxMs);
   try {
     if (!verdict.ok) await callMain('annotate', [episode, { heap: { skipped: verdict.reason } }], 1000);
-    else {
-      // Node 20: let Debugger.enable compute every script's line ends first (src/hook/heap-snapshot.ts).
-      if ((require('./heap-snapshot') as typeof import('./heap-snapshot')).needsLineEnds()) {
-        await post('Debugger.enable', {}, 10_000);
-        await post('Debugger.disable', {}, 2000);
-      }
-      await callMain('takeHeap', [episode, verdict.reason], verdict.expectedMs * 4 + 10_000);
-    }
+    else await callMain('takeHeap', [episode, verdict.reason], verdict.expectedMs * 4 + 10_000);
   } catch (err) {
     hookFailure('heap snapshot during the hang', err);
   }

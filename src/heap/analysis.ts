@@ -1,0 +1,30 @@
+import { buildDominators, type Dominators } from './dominators';
+import { buildRetainers, computeDistances, EphemeronNames, type Retainers } from './graph';
+import { classify, classSummary, type ClassRow, type Classes, type SnapshotWithLocations } from './summary';
+import type { Progress } from './types';
+
+/** Everything the analyses need about one snapshot, computed once. */
+export interface Analysis {
+  s: SnapshotWithLocations;
+  retainers: Retainers;
+  dom: Dominators;
+  classes: Classes;
+  distances: Int32Array;
+  summary: ClassRow[];
+}
+
+export function analyze(s: SnapshotWithLocations, progress?: Progress): Analysis {
+  const step = (phase: string) => progress?.(phase, 0);
+  step('retainers');
+  const retainers = buildRetainers(s);
+  const ephemerons = new EphemeronNames(s);
+  step('dominators');
+  const dom = buildDominators(s, { retainers, ephemerons });
+  step('distances');
+  const distances = computeDistances(s, ephemerons);
+  step('classes');
+  const classes = classify(s);
+  const summary = classSummary(s, dom, { classes, distances });
+  progress?.('done', 1);
+  return { s, retainers, dom, classes, distances, summary };
+}
