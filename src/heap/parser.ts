@@ -8,7 +8,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { pipeline, Readable } from 'node:stream';
+import { pipeline, Readable, type TransformOptions } from 'node:stream';
 import * as zlib from 'node:zlib';
 import { BundleFormatError, openTarGzEntry, readTarGz } from '../bundle/tar';
 import { show, StringSectionReader } from './string-table';
@@ -60,7 +60,9 @@ const F_ID = 3;
 const F_SELF_SIZE = 4;
 const F_EDGE_COUNT = 5;
 const F_DETACHED = 6;
-const F_TO = 7;
+const E_TYPE = 7;
+const E_NAME = 8;
+const E_TO = 9;
 
 interface Meta {
   node_fields: string[];
@@ -112,10 +114,8 @@ export class SnapshotParser {
     while (i < buf.length) {
       switch (this.state) {
         case NODES:
-          i = this.nodes(buf, i);
-          break;
         case EDGES:
-          i = this.edges(buf, i);
+          i = this.numbers(buf, i);
           break;
         case STRINGS:
           i = this.strings!.scan(buf, i);
@@ -339,7 +339,7 @@ export class SnapshotParser {
     };
     const nodeKnown = { type: F_TYPE, name: F_NAME, id: F_ID, self_size: F_SELF_SIZE, edge_count: F_EDGE_COUNT, detachedness: F_DETACHED };
     this.nodeKinds = kinds(nodeFields, nodeKnown, ['type', 'name', 'id', 'self_size', 'edge_count'], 'node_fields');
-    this.edgeKinds = kinds(edgeFields, { type: F_TYPE, name_or_index: F_NAME, to_node: F_TO }, ['type', 'name_or_index', 'to_node'], 'edge_fields');
+    this.edgeKinds = kinds(edgeFields, { type: E_TYPE, name_or_index: E_NAME, to_node: E_TO }, ['type', 'name_or_index', 'to_node'], 'edge_fields');
     this.nf = nodeFields.length;
     this.ef = edgeFields.length;
     const count = (v: unknown, what: string): number => {
@@ -380,162 +380,124 @@ export class SnapshotParser {
     return this.error(`number ${v} too large in "${where}" ${this.at(i)}`);
   }
 
-  /** The nodes array, straight into the node arrays and firstEdge. */
-  private nodes(buf: Buffer, i: number): number {
+  /**
+   * The nodes or edges array, straight into the typed arrays: a node's edge_count becomes firstEdge
+   * (CSR), an edge's to_node (a flat offset into nodes) a node ordinal.
+   */
+  private numbers(buf: Buffer, i: number): number {
+    const nodes = this.state === NODES;
+    const where = nodes ? 'nodes' : 'edges';
     const s = this.snap!;
-    const { nodeType, nodeName, nodeId, nodeSelfSize, firstEdge } = s;
+    const { nodeType, nodeName, nodeId, nodeSelfSize, firstEdge, edgeType, edgeName, edgeTo } = s;
     const detached = s.nodeDetachedness ?? nodeType; // never written when absent (no such field)
-    const kinds = this.nodeKinds;
-    const nf = this.nf;
-    const nodeCount = this.nodeCount;
-    const edgeCount = this.edgeCount;
-    const typeCount = this.nodeTypes.length;
+    const kinds = nodes ? this.nodeKinds : this.edgeKinds;
+    const width = nodes ? this.nf : this.ef;
+    const count = nodes ? this.nodeCount : this.edgeCount;
+    const { nf, nodeCount, edgeCount } = this;
+    const nodeTypes = this.nodeTypes.length;
+    const edgeTypes = this.edgeTypes.length;
     const len = buf.length;
     let st = this.numState;
     let v = this.value;
     let f = this.field;
-    let n = this.nodesDone;
+    let r = nodes ? this.nodesDone : this.edgesDone; // the node or edge being read
     let sum = this.edgeSum;
     let maxName = this.maxNodeName;
-    for (; i < len; i++) {
-      const c = buf[i];
-      const d = c - 0x30;
-      if (d >= 0 && d <= 9) {
-        if (st === N_IN) v = v * 10 + d;
-        else if (st === N_AFTER) throw this.badNumber(buf, i, 'nodes');
-        else {
-          v = d;
-          st = N_IN;
-        }
-        continue;
-      }
+    while (i < len) {
       if (st === N_IN) {
-        if (n === nodeCount) throw this.error(`node_count mismatch: snapshot.meta.node_count is ${nodeCount}, but the nodes array holds more`);
+        // The hot loop: the digits of one number.
+        let c = 0;
+        while (i < len && (c = buf[i]) >= 0x30 && c <= 0x39) {
+          v = v * 10 + (c - 0x30);
+          i++;
+        }
+        if (i === len) break;
+        if (r === count) throw this.error(`${where.slice(0, 4)}_count mismatch: snapshot.meta.${where.slice(0, 4)}_count is ${count}, but the ${where} array holds more`);
         switch (kinds[f]) {
           case F_TYPE:
-            if (v >= typeCount) throw this.error(`node ${n} has type ${v}, but snapshot.meta lists ${typeCount} node types`);
-            nodeType[n] = v;
+            if (v >= nodeTypes) throw this.error(`node ${r} has type ${v}, but snapshot.meta lists ${nodeTypes} node types`);
+            nodeType[r] = v;
             break;
           case F_NAME:
             if (v > maxName) {
-              if (v > MAX_U32) throw this.tooLarge(v, i, 'nodes');
+              if (v > MAX_U32) throw this.tooLarge(v, i, where);
               maxName = v;
             }
-            nodeName[n] = v;
+            nodeName[r] = v;
             break;
           case F_ID:
-            if (v > Number.MAX_SAFE_INTEGER) throw this.tooLarge(v, i, 'nodes');
-            nodeId[n] = v;
+            if (v > Number.MAX_SAFE_INTEGER) throw this.tooLarge(v, i, where);
+            nodeId[r] = v;
             break;
           case F_SELF_SIZE:
-            nodeSelfSize[n] = v;
+            nodeSelfSize[r] = v;
             break;
           case F_EDGE_COUNT:
             sum += v;
             if (sum > edgeCount) throw this.error(`edge_count mismatch: the nodes' edge counts add up to more than snapshot.meta.edge_count (${edgeCount})`);
-            firstEdge[n + 1] = sum;
+            firstEdge[r + 1] = sum;
             break;
           case F_DETACHED:
-            detached[n] = v > 255 ? 255 : v;
+            detached[r] = v > 255 ? 255 : v;
             break;
-        }
-        if (++f === nf) {
-          f = 0;
-          n++;
-        }
-        st = N_AFTER;
-      }
-      if (c === 0x2c) {
-        if (st !== N_AFTER) throw this.badNumber(buf, i, 'nodes');
-        st = N_NEXT;
-      } else if (c === 0x5d) {
-        if (st === N_NEXT) throw this.badNumber(buf, i, 'nodes');
-        if (f !== 0) throw this.error(`the nodes array's length is not a multiple of node_fields (${nf})`);
-        if (n !== nodeCount) throw this.error(`node_count mismatch: snapshot.meta.node_count is ${nodeCount}, but the nodes array holds ${n}`);
-        if (sum !== edgeCount) throw this.error(`edge_count mismatch: snapshot.meta.edge_count is ${edgeCount}, but the nodes' edge counts add up to ${sum}`);
-        st = N_AFTER;
-        this.state = AFTER_VALUE;
-        i++;
-        break;
-      } else if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) throw this.badNumber(buf, i, 'nodes');
-    }
-    this.numState = st;
-    this.value = v;
-    this.field = f;
-    this.nodesDone = n;
-    this.edgeSum = sum;
-    this.maxNodeName = maxName;
-    return i;
-  }
-
-  /** The edges array: to_node (a flat offset into nodes) becomes a node ordinal. */
-  private edges(buf: Buffer, i: number): number {
-    const { edgeType, edgeName, edgeTo } = this.snap!;
-    const kinds = this.edgeKinds;
-    const ef = this.ef;
-    const nf = this.nf;
-    const nodeCount = this.nodeCount;
-    const edgeCount = this.edgeCount;
-    const typeCount = this.edgeTypes.length;
-    const len = buf.length;
-    let st = this.numState;
-    let v = this.value;
-    let f = this.field;
-    let e = this.edgesDone;
-    for (; i < len; i++) {
-      const c = buf[i];
-      const d = c - 0x30;
-      if (d >= 0 && d <= 9) {
-        if (st === N_IN) v = v * 10 + d;
-        else if (st === N_AFTER) throw this.badNumber(buf, i, 'edges');
-        else {
-          v = d;
-          st = N_IN;
-        }
-        continue;
-      }
-      if (st === N_IN) {
-        if (e === edgeCount) throw this.error(`edge_count mismatch: snapshot.meta.edge_count is ${edgeCount}, but the edges array holds more`);
-        switch (kinds[f]) {
-          case F_TYPE:
-            if (v >= typeCount) throw this.error(`edge ${e} has type ${v}, but snapshot.meta lists ${typeCount} edge types`);
-            edgeType[e] = v;
+          case E_TYPE:
+            if (v >= edgeTypes) throw this.error(`edge ${r} has type ${v}, but snapshot.meta lists ${edgeTypes} edge types`);
+            edgeType[r] = v;
             break;
-          case F_NAME:
-            if (v > MAX_U32) throw this.tooLarge(v, i, 'edges');
-            edgeName[e] = v;
+          case E_NAME:
+            if (v > MAX_U32) throw this.tooLarge(v, i, where);
+            edgeName[r] = v;
             break;
-          case F_TO: {
+          case E_TO: {
             const to = v / nf;
             if (to >= nodeCount || to !== Math.floor(to)) {
-              throw this.error(`edge ${e} points to node offset ${v}, out of range or not a multiple of ${nf} (${nodeCount} nodes)`);
+              throw this.error(`edge ${r} points to node offset ${v}, out of range or not a multiple of ${nf} (${nodeCount} nodes)`);
             }
-            edgeTo[e] = to;
+            edgeTo[r] = to;
             break;
           }
         }
-        if (++f === ef) {
+        if (++f === width) {
           f = 0;
-          e++;
+          r++;
         }
         st = N_AFTER;
+        // Fast path: a comma and the next number's first digit.
+        if (c === 0x2c && i + 1 < len && (c = buf[i + 1]) >= 0x30 && c <= 0x39) {
+          v = c - 0x30;
+          st = N_IN;
+          i += 2;
+        }
+        continue;
+      }
+      const c = buf[i];
+      if (c >= 0x30 && c <= 0x39) {
+        if (st === N_AFTER) throw this.badNumber(buf, i, where);
+        st = N_IN;
+        v = 0;
+        continue;
       }
       if (c === 0x2c) {
-        if (st !== N_AFTER) throw this.badNumber(buf, i, 'edges');
+        if (st !== N_AFTER) throw this.badNumber(buf, i, where);
         st = N_NEXT;
       } else if (c === 0x5d) {
-        if (st === N_NEXT) throw this.badNumber(buf, i, 'edges');
-        if (f !== 0) throw this.error(`the edges array's length is not a multiple of edge_fields (${ef})`);
-        if (e !== edgeCount) throw this.error(`edge_count mismatch: snapshot.meta.edge_count is ${edgeCount}, but the edges array holds ${e}`);
+        if (st === N_NEXT) throw this.badNumber(buf, i, where);
+        if (f !== 0) throw this.error(`the ${where} array's length is not a multiple of ${where.slice(0, 4)}_fields (${width})`);
+        if (r !== count) throw this.error(`${where.slice(0, 4)}_count mismatch: snapshot.meta.${where.slice(0, 4)}_count is ${count}, but the ${where} array holds ${r}`);
+        if (nodes && sum !== edgeCount) throw this.error(`edge_count mismatch: snapshot.meta.edge_count is ${edgeCount}, but the nodes' edge counts add up to ${sum}`);
         this.state = AFTER_VALUE;
         i++;
         break;
-      } else if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) throw this.badNumber(buf, i, 'edges');
+      } else if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) throw this.badNumber(buf, i, where);
+      i++;
     }
     this.numState = st;
     this.value = v;
     this.field = f;
-    this.edgesDone = e;
+    if (nodes) this.nodesDone = r;
+    else this.edgesDone = r;
+    this.edgeSum = sum;
+    this.maxNodeName = maxName;
     return i;
   }
 }
@@ -605,7 +567,7 @@ async function openPath(path: string, opts: ParseOptions): Promise<Input> {
 /** Is this gzip the start of a tar archive? (A gzipped snapshot starts with '{' instead.) */
 function isTar(head: Buffer): boolean {
   try {
-    const out = zlib.gunzipSync(head, { finishFlush: zlib.constants.Z_SYNC_FLUSH });
+    const out = zlib.gunzipSync(head.subarray(0, 4096), { finishFlush: zlib.constants.Z_SYNC_FLUSH });
     return out.length >= 262 && out.toString('latin1', 257, 262) === 'ustar';
   } catch {
     return false; // corrupt gzip: the gzip path reports it
@@ -647,12 +609,16 @@ async function openStream(stream: NodeJS.ReadableStream, source: string): Promis
   const it = toBuffers(stream)[Symbol.asyncIterator]();
   const first = await it.next();
   const rest = (async function* () {
-    if (first.done) return;
-    yield first.value;
-    for (;;) {
-      const next = await it.next();
-      if (next.done) return;
-      yield next.value;
+    try {
+      if (first.done) return;
+      yield first.value;
+      for (;;) {
+        const next = await it.next();
+        if (next.done) return;
+        yield next.value;
+      }
+    } finally {
+      await it.return?.(undefined); // stops the source when parsing stops early
     }
   })();
   const gzip = !first.done && first.value.length >= 2 && first.value[0] === 0x1f && first.value[1] === 0x8b;
@@ -688,7 +654,9 @@ async function* readFile(path: string, counter: { bytes: number }): AsyncGenerat
 }
 
 async function* gunzip(raw: NodeJS.ReadableStream): AsyncGenerator<Buffer> {
-  const gz = zlib.createGunzip({ chunkSize: 256 * 1024 });
+  // A deep readable buffer lets gunzip (on the thread pool) run ahead while the parser works.
+  const options: zlib.ZlibOptions & TransformOptions = { chunkSize: 1024 * 1024, readableHighWaterMark: 16 * 1024 * 1024 };
+  const gz = zlib.createGunzip(options);
   // Errors of either stream reach us through gz's iterator; the callback only stops them escaping.
   pipeline(raw as Readable, gz, () => {});
   yield* gz as AsyncIterable<Buffer>;

@@ -90,11 +90,6 @@ export class StringSectionReader {
     return this.state === DONE;
   }
 
-  /** True while inside a string (for "truncated" messages). */
-  get inString(): boolean {
-    return this.state >= IN_STRING && this.state <= HEX;
-  }
-
   /** Scans buf from i; returns the index after the closing ']' when done, else buf.length. */
   scan(buf: Buffer, i: number): number {
     const len = buf.length;
