@@ -5,7 +5,8 @@
  * including its handling of nodes the root does not reach, so results match DevTools node for node.
  * Iterative, typed arrays only: about 11 × 4 bytes per node of scratch, and one bit per edge.
  */
-import { buildRetainers, EphemeronNames, typeIds, type Retainers } from './graph';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { buildRetainers, EphemeronNames, typeIds, type EdgeGraph, type Retainers } from './graph';
 import type { HeapSnapshot } from './types';
 
 export interface Dominators {
@@ -76,20 +77,23 @@ export function essentialEdges(
 ): Uint8Array {
   const t = typeIds(s);
   const { nodeCount, firstEdge, edgeTo, edgeType, edgeName, nodeId } = s;
+  const { pairOfString, tableId } = ephemerons;
+  const { eWeak, eInternal, eShortcut } = t;
   const bits = new Uint8Array((s.edgeCount >>> 3) + 1);
   for (let node = 0; node < nodeCount; node++) {
     const nodeOwned = pageOwned[node];
     for (let e = firstEdge[node], end = firstEdge[node + 1]; e < end; e++) {
       const type = edgeType[e];
-      if (type === t.eWeak) continue;
-      if (type === t.eInternal) {
-        const pair = ephemerons.pairOf(edgeName[e]);
-        if (pair !== 0 && nodeId[node] === ephemerons.tableId[pair]) continue;
+      if (type === eWeak) continue;
+      if (type === eInternal) {
+        let pair = pairOfString[edgeName[e]];
+        if (pair === 0) pair = ephemerons.pairOf(edgeName[e]);
+        if (pair > 0 && nodeId[node] === tableId[pair]) continue;
       }
       const child = edgeTo[e];
       if (child === node) continue;
       if (node !== 0) {
-        if (type === t.eShortcut) continue;
+        if (type === eShortcut) continue;
         if (pageOwned[child] && !nodeOwned) continue;
       }
       bits[e >>> 3] |= 1 << (e & 7);
@@ -120,8 +124,10 @@ export function ownedSelfSizes(s: HeapSnapshot): Float64Array {
   const MULTIPLE = 0xfffffffe;
   if (nodeCount >= MULTIPLE) throw new Error('Too many nodes for ownedSelfSizes');
   const owners = new Uint32Array(nodeCount);
+  // A byte per node to test before touching `owners`: most edges lead to self-owned nodes.
+  const ownable = new Uint8Array(nodeCount);
   const extData = new Int8Array(s.strings.count); // 0 unknown, 1 'system / ExternalStringData', -1 not
-  let ownable = 0;
+  let ownableCount = 0;
   for (let i = 0; i < nodeCount; i++) {
     const type = nodeType[i];
     let isOwnable = type === t.hidden || type === t.array;
@@ -132,29 +138,31 @@ export function ownedSelfSizes(s: HeapSnapshot): Float64Array {
     }
     if (isOwnable) {
       owners[i] = UNVISITED;
-      ownable++;
+      ownable[i] = 1;
+      ownableCount++;
     } else owners[i] = i;
   }
   // Each ownable node is pushed at most twice: unvisited → owner, owner → multiple.
-  const stack = new Uint32Array(2 * ownable + 1);
+  const stack = new Uint32Array(2 * ownableCount + 1);
   let top = 0;
+  const eWeak = t.eWeak;
   const visit = (id: number): void => {
     const owner = owners[id];
     for (let e = firstEdge[id], end = firstEdge[id + 1]; e < end; e++) {
-      if (edgeType[e] === t.eWeak) continue;
       const target = edgeTo[e];
+      if (ownable[target] === 0 || edgeType[e] === eWeak) continue;
       const o = owners[target];
       if (o === UNVISITED) {
         owners[target] = owner;
         stack[top++] = target;
-      } else if (o !== target && o !== owner && o !== MULTIPLE) {
+      } else if (o !== owner && o !== MULTIPLE) {
         owners[target] = MULTIPLE;
         stack[top++] = target;
       }
     }
   };
   for (let i = 0; i < nodeCount; i++) {
-    if (owners[i] !== i) continue;
+    if (ownable[i]) continue;
     visit(i);
     while (top > 0) visit(stack[--top]);
   }
@@ -174,11 +182,79 @@ export function buildDominators(s: HeapSnapshot, opts: DominatorOptions = {}): D
   const retainers = opts.retainers ?? buildRetainers(s);
   const essential = essentialEdges(s, opts.pageOwned ?? pageOwnedNodes(s), ephemerons);
   const selfSize = opts.selfSizes ?? ownedSelfSizes(s);
-  const { idom, order, unreachable } = lengauerTarjan(s, retainers, essential);
+  return finish(lengauerTarjan(s, retainers, essential), selfSize);
+}
+
+function finish(lt: LTResult, selfSize: Float64Array): Dominators {
+  const { idom, order, unreachable } = lt;
   const retainedSize = retainedSizes(idom, order, selfSize);
   const { firstDominated, dominated } = dominatedNodes(idom);
   return { idom, selfSize, retainedSize, order, firstDominated, dominated, unreachable };
 }
+
+const WORKER_KIND = 'autopsy-ts/heap-dominators';
+
+/**
+ * buildDominators on two threads, split as DevTools splits it: a worker builds the retainer index
+ * and then runs Lengauer–Tarjan, while this thread computes the essential edges, the owned self
+ * sizes and then runs `meanwhile` (distances, classes, …). Same results as buildDominators, plus
+ * the retainer index. Falls back to one thread if no worker can be started.
+ */
+export async function buildDominatorsParallel(
+  s: HeapSnapshot, opts: Omit<DominatorOptions, 'retainers'> & { meanwhile?: () => void } = {},
+): Promise<{ dom: Dominators; retainers: Retainers }> {
+  const firstEdge = s.firstEdge.slice(0, s.nodeCount + 1);
+  const edgeTo = s.edgeTo.slice(0, s.edgeCount);
+  let worker: Worker;
+  try {
+    const init = {
+      workerData: { kind: WORKER_KIND, nodeCount: s.nodeCount, edgeCount: s.edgeCount, firstEdge, edgeTo },
+      transferList: [firstEdge.buffer, edgeTo.buffer] as ArrayBuffer[],
+    };
+    // From TypeScript sources (tests under tsx) the worker needs tsx's require hook: Node 20 does
+    // not apply --import hooks to workers.
+    worker = __filename.endsWith('.ts')
+      ? new Worker(`require(${JSON.stringify(require.resolve('tsx/cjs/api'))}).register();` +
+        `require(${JSON.stringify(__filename)});`, { ...init, eval: true })
+      : new Worker(__filename, init);
+  } catch {
+    const retainers = buildRetainers(s);
+    const dom = buildDominators(s, { ...opts, retainers });
+    opts.meanwhile?.();
+    return { dom, retainers };
+  }
+  const result = new Promise<LTResult & Retainers>((resolve, reject) => {
+    worker.once('message', resolve);
+    worker.once('error', reject);
+    worker.once('exit', (code) => reject(new Error(`dominator worker exited with code ${code}`)));
+  });
+  result.catch(() => {}); // observed below; avoid an unhandled rejection while this thread is busy
+  try {
+    const essential = essentialEdges(s, opts.pageOwned ?? pageOwnedNodes(s), opts.ephemerons ?? new EphemeronNames(s));
+    worker.postMessage(essential, [essential.buffer as ArrayBuffer]);
+    const selfSize = opts.selfSizes ?? ownedSelfSizes(s);
+    opts.meanwhile?.();
+    const r = await result;
+    const retainers = { firstRetainer: r.firstRetainer, retainingEdges: r.retainingEdges, retainingNodes: r.retainingNodes };
+    return { dom: finish(r, selfSize), retainers };
+  } finally {
+    void worker.terminate();
+  }
+}
+
+/** The worker's side: retainers first (they need no essential edges), then Lengauer–Tarjan. */
+function runWorker(): void {
+  const g = workerData as EdgeGraph;
+  const retainers = buildRetainers(g);
+  parentPort!.once('message', (essential: Uint8Array) => {
+    const lt = lengauerTarjan(g, retainers, essential);
+    const out = { ...lt, ...retainers };
+    parentPort!.postMessage(out, [lt.idom.buffer, lt.order.buffer, retainers.firstRetainer.buffer,
+      retainers.retainingEdges.buffer, retainers.retainingNodes.buffer] as ArrayBuffer[]);
+  });
+}
+
+if (!isMainThread && (workerData as { kind?: string } | null)?.kind === WORKER_KIND) runWorker();
 
 /** Retained sizes from a dominator tree: self sizes summed up the tree in reverse preorder. */
 export function retainedSizes(idom: Uint32Array, order: Uint32Array, selfSize: Float64Array): Float64Array {
@@ -191,46 +267,50 @@ export function retainedSizes(idom: Uint32Array, order: Uint32Array, selfSize: F
 }
 
 /**
- * Lengauer–Tarjan with the simple eval/link, on vertex numbers 1..n (0 = none), exactly as DevTools:
- * DFS from the root over essential edges; then DFS from each unvisited node that has no essential
- * retainer (parent: the root), in ordinal order; then any node still unvisited (cycles retained only
- * by each other) is numbered alone with the root as parent. A node with no essential retainer gets
- * the root as its semidominator. Buckets are linked lists, not Sets.
+ * Lengauer–Tarjan with the simple eval/link, run as DevTools runs it: DFS from the root over
+ * essential edges; then DFS from each unvisited node that has no essential retainer (parent: the
+ * root), in ordinal order; then any node still unvisited (cycles retained only by each other) is
+ * numbered alone with the root as parent. A node with no essential retainer gets the root as its
+ * semidominator. Unlike DevTools, vertices are identified by DFS number (ancestor chains stay close
+ * in memory) and buckets are linked lists, not Sets; neither changes the result.
  */
-function lengauerTarjan(
-  s: HeapSnapshot, retainers: Retainers, essential: Uint8Array,
-): { idom: Uint32Array; order: Uint32Array; unreachable: number } {
+interface LTResult { idom: Uint32Array; order: Uint32Array; unreachable: number }
+
+function lengauerTarjan(s: EdgeGraph, retainers: Retainers, essential: Uint8Array): LTResult {
   const { nodeCount, firstEdge, edgeTo } = s;
   const { firstRetainer, retainingEdges, retainingNodes } = retainers;
   const len = nodeCount + 1;
+  const num = new Uint32Array(nodeCount); // ordinal → DFS number, 0: not yet visited
+  const vertex = new Uint32Array(len); // DFS number → ordinal; all arrays below are by DFS number
   const parent = new Uint32Array(len);
-  const ancestor = new Uint32Array(len);
-  const vertex = new Uint32Array(len);
-  const label = new Uint32Array(len);
   const semi = new Uint32Array(len);
-  const dom = new Uint32Array(len);
-  const scratch = new Uint32Array(len); // DFS: next edge per vertex; later: compression stack
+  const label = new Uint32Array(len);
+  const ancestor = new Uint32Array(len);
+  const scratch = new Uint32Array(len); // DFS: next edge to scan; later: the compression stack
   let n = 0;
 
-  const dfs = (root: number): void => {
-    scratch[root] = firstEdge[root - 1];
-    let v = root;
-    while (v !== 0) {
-      if (semi[v] === 0) {
-        semi[v] = ++n;
-        vertex[n] = label[v] = v;
-      }
-      // Next: the first unvisited successor of v, else back to its parent.
-      let next = parent[v];
-      const end = firstEdge[v];
+  const visit = (ord: number, par: number): number => {
+    const v = ++n;
+    num[ord] = v;
+    vertex[v] = ord;
+    parent[v] = par;
+    semi[v] = label[v] = v;
+    scratch[v] = firstEdge[ord];
+    return v;
+  };
+  // Iterative DFS from `start` (already visited), until it returns to start's parent.
+  const dfs = (start: number): void => {
+    const stop = parent[start];
+    let v = start;
+    while (v !== stop) {
+      const end = firstEdge[vertex[v] + 1];
       let e = scratch[v];
+      let next = parent[v];
       for (; e < end; e++) {
-        if (((essential[e >>> 3] >>> (e & 7)) & 1) === 0) continue;
-        const w = edgeTo[e] + 1;
-        if (semi[w] === 0) {
-          parent[w] = v;
-          scratch[w] = firstEdge[w - 1];
-          next = w;
+        if ((essential[e >>> 3] & (1 << (e & 7))) === 0) continue;
+        const w = edgeTo[e];
+        if (num[w] === 0) {
+          next = visit(w, v);
           break;
         }
       }
@@ -239,38 +319,25 @@ function lengauerTarjan(
     }
   };
   const hasEssentialRetainer = (ord: number): boolean => {
-    for (let r = firstRetainer[ord], end = firstRetainer[ord + 1]; r < end; r++) {
-      const e = retainingEdges[r];
-      if ((essential[e >>> 3] >>> (e & 7)) & 1) return true;
+    for (let k = firstRetainer[ord], end = firstRetainer[ord + 1]; k < end; k++) {
+      const e = retainingEdges[k];
+      if (essential[e >>> 3] & (1 << (e & 7))) return true;
     }
     return false;
   };
 
-  const r = 1; // the root, ordinal 0
-  dfs(r);
+  dfs(visit(0, 0));
   const reached = n;
-  if (n < nodeCount) {
-    for (let v = 1; v <= nodeCount; v++) {
-      if (semi[v] === 0 && !hasEssentialRetainer(v - 1)) {
-        parent[v] = r;
-        dfs(v);
-      }
-    }
+  for (let ord = 0; ord < nodeCount && n < nodeCount; ord++) {
+    if (num[ord] === 0 && !hasEssentialRetainer(ord)) dfs(visit(ord, 1));
   }
-  if (n < nodeCount) {
-    for (let v = 1; v <= nodeCount; v++) {
-      if (semi[v] === 0) {
-        parent[v] = r;
-        semi[v] = ++n;
-        vertex[n] = label[v] = v;
-      }
-    }
+  for (let ord = 0; ord < nodeCount && n < nodeCount; ord++) {
+    if (num[ord] === 0) visit(ord, 1);
   }
 
   // DevTools' eval: compress v's ancestor path (iteratively), then return label[v].
   const stack = scratch;
   const evaluate = (v0: number): number => {
-    if (ancestor[v0] === 0) return v0;
     let v = v0;
     let sp = 0;
     while (ancestor[ancestor[v]] !== 0) {
@@ -286,42 +353,41 @@ function lengauerTarjan(
     return label[v0];
   };
 
+  const dom = new Uint32Array(len);
   const bucketHead = new Uint32Array(len);
   const bucketNext = new Uint32Array(len);
-  for (let i = n; i >= 2; i--) {
-    const w = vertex[i];
-    const wOrd = w - 1;
+  for (let w = n; w >= 2; w--) {
+    const wOrd = vertex[w];
     let orphan = true;
+    let sw = semi[w];
     for (let k = firstRetainer[wOrd], end = firstRetainer[wOrd + 1]; k < end; k++) {
       const e = retainingEdges[k];
-      if (((essential[e >>> 3] >>> (e & 7)) & 1) === 0) continue;
+      if ((essential[e >>> 3] & (1 << (e & 7))) === 0) continue;
       orphan = false;
-      const u = evaluate(retainingNodes[k] + 1);
-      if (semi[u] < semi[w]) semi[w] = semi[u];
+      const v = num[retainingNodes[k]];
+      const u = ancestor[v] === 0 ? v : evaluate(v);
+      if (semi[u] < sw) sw = semi[u];
     }
-    if (orphan) semi[w] = semi[r];
-    const b = vertex[semi[w]];
-    bucketNext[w] = bucketHead[b];
-    bucketHead[b] = w;
+    semi[w] = orphan ? 1 : sw;
+    bucketNext[w] = bucketHead[semi[w]];
+    bucketHead[semi[w]] = w;
     const p = parent[w];
     ancestor[w] = p;
     for (let v = bucketHead[p]; v !== 0; v = bucketNext[v]) {
-      const u = evaluate(v);
+      const u = ancestor[v] === 0 ? v : evaluate(v);
       dom[v] = semi[u] < semi[v] ? u : p;
     }
     bucketHead[p] = 0;
   }
-  dom[0] = dom[r] = r;
-  for (let i = 2; i <= n; i++) {
-    const w = vertex[i];
-    if (dom[w] !== vertex[semi[w]]) dom[w] = dom[dom[w]];
+  // Unset entries (0) resolve to the root through dom[0], as in DevTools.
+  dom[0] = dom[1] = 1;
+  for (let w = 2; w <= n; w++) {
+    if (dom[w] !== semi[w]) dom[w] = dom[dom[w]];
   }
 
   const idom = new Uint32Array(nodeCount);
-  for (let ord = 0; ord < nodeCount; ord++) idom[ord] = dom[ord + 1] - 1;
-  const order = new Uint32Array(n);
-  for (let i = 1; i <= n; i++) order[i - 1] = vertex[i] - 1;
-  return { idom, order, unreachable: nodeCount - reached };
+  for (let v = 1; v <= n; v++) idom[vertex[v]] = vertex[dom[v]];
+  return { idom, order: vertex.slice(1, n + 1), unreachable: nodeCount - reached };
 }
 
 /** Children lists of the dominator tree (CSR), each in ascending ordinal order. */

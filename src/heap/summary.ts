@@ -187,7 +187,6 @@ export function classify(s: SnapshotWithLocations, opts: { interfaces?: Interfac
   const detached = propagateDetachedness(s, t);
   const interfaces = opts.interfaces ?? inferInterfaces(s);
   const matchInterface = interfaces.length ? interfaceMatcher(s, interfaces) : () => null;
-  const isPlain = plainObjectTest(s, t.object);
 
   const classOf = new Uint32Array(n);
   const names: string[] = [];
@@ -205,31 +204,75 @@ export function classify(s: SnapshotWithLocations, opts: { interfaces?: Interfac
   };
   // Object/native classes by name index (the common case), -1 unknown.
   const byNameIndex = new Int32Array(s.strings.count).fill(-1);
+  const objectName = new Int8Array(s.strings.count); // is the name 'Object': 1 yes, -1 no, 0 unknown
   const byType = new Int32Array(s.nodeTypes.length).fill(-1);
   const location = new Int32Array(n).fill(-1);
   const loc = s.locations;
   if (loc) for (let i = 0; i + 3 < loc.length; i += 4) if (loc[i] < n) location[loc[i]] = i;
+  // Located classes: an open-addressing table over (scriptId, line, column, class id), so the key
+  // string is built once per distinct class, not once per node.
+  let cap = 1024;
+  let keysTab = new Uint32Array(cap * 4);
+  let idsTab = new Int32Array(cap).fill(-1);
+  let used = 0;
+  const slotOf = (a: number, b: number, c: number, d: number): number => {
+    let h = Math.imul(a ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(b + 0x7f4a7c15, 0xc2b2ae35);
+    h = Math.imul(h ^ c ^ (h >>> 15), 0x27d4eb2f) ^ Math.imul(d + 0x165667b1, 0x9e3779b1);
+    let slot = (h ^ (h >>> 13)) & (cap - 1);
+    while (idsTab[slot] !== -1) {
+      const k = slot * 4;
+      if (keysTab[k] === a && keysTab[k + 1] === b && keysTab[k + 2] === c && keysTab[k + 3] === d) return slot;
+      slot = (slot + 1) & (cap - 1);
+    }
+    return slot;
+  };
+  const locatedId = (i: number, id: number): number => {
+    const a = loc![i + 1], b = loc![i + 2], c = loc![i + 3];
+    let slot = slotOf(a, b, c, id);
+    if (idsTab[slot] !== -1) return idsTab[slot];
+    const key = `${a},${b},${c},${names[id]}`;
+    const lid = idFor(key, names[id], key);
+    if (++used * 2 > cap) {
+      const oldKeys = keysTab, oldIds = idsTab;
+      cap *= 2;
+      keysTab = new Uint32Array(cap * 4);
+      idsTab = new Int32Array(cap).fill(-1);
+      for (let j = 0; j < oldIds.length; j++) {
+        if (oldIds[j] === -1) continue;
+        const k = j * 4;
+        const to = slotOf(oldKeys[k], oldKeys[k + 1], oldKeys[k + 2], oldKeys[k + 3]);
+        keysTab.set(oldKeys.subarray(k, k + 4), to * 4);
+        idsTab[to] = oldIds[j];
+      }
+      slot = slotOf(a, b, c, id);
+    }
+    keysTab.set([a, b, c, id], slot * 4);
+    idsTab[slot] = lid;
+    return lid;
+  };
+  const { nodeType, nodeName } = s;
+  const objectType = t.object;
+  const nativeType = t.native;
 
   for (let node = 0; node < n; node++) {
-    const type = s.nodeType[node];
+    const type = nodeType[node];
     let id: number;
-    if (type === t.object || type === t.native) {
-      const idx = s.nodeName[node];
-      const isDetached = type === t.native && detached[node] === 2;
+    if (type === objectType || type === nativeType) {
+      const idx = nodeName[node];
+      const isDetached = type === nativeType && detached[node] === 2;
       id = isDetached ? -1 : byNameIndex[idx];
       if (id < 0) {
         const c = baseClassName(s, t, node, isDetached);
         id = idFor(`${c.ns}:${c.ns === NS_RAW ? idx : c.name}`, c.name, ',' + c.name);
         if (!isDetached) byNameIndex[idx] = id;
       }
-      if (type === t.object && isPlain(node)) {
-        const iface = matchInterface(node);
-        if (iface !== null) id = idFor(`${NS_INTERFACE}:${iface}`, iface, ',' + iface);
-      }
-      if (type === t.object && location[node] >= 0) {
-        const i = location[node];
-        const key = `${loc![i + 1]},${loc![i + 2]},${loc![i + 3]},${names[id]}`;
-        id = idFor(key, names[id], key);
+      if (type === objectType) {
+        if (objectName[idx] === 0) objectName[idx] = s.strings.get(idx) === 'Object' ? 1 : -1;
+        if (objectName[idx] === 1) {
+          const iface = matchInterface(node);
+          if (iface !== null) id = idFor(`${NS_INTERFACE}:${iface}`, iface, ',' + iface);
+        }
+        if (location[node] >= 0) id = locatedId(location[node], id);
       }
     } else {
       id = byType[type];
