@@ -9,9 +9,11 @@ import { after, before, describe, it } from 'node:test';
 import * as v8 from 'node:v8';
 import * as zlib from 'node:zlib';
 import { createTarGz } from '../src/bundle/tar';
+import { buildDominators } from '../src/heap/dominators';
 import { writeSyntheticSnapshot } from '../src/heap/generate';
 import { parseSnapshot, SnapshotParser } from '../src/heap/parser';
 import { StringSectionReader } from '../src/heap/string-table';
+import { classify, classSummary } from '../src/heap/summary';
 import { HeapSnapshotError, type HeapSnapshot } from '../src/heap/types';
 
 // The repository root, whether this runs from test/ (tsx) or dist/test/ (compiled).
@@ -39,7 +41,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 const wellFormed = (s: string): string => s.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd');
 
-/** Compares every node, edge and string with a plain JSON.parse of the same snapshot. */
+/** Compares every node, edge, location and string with a plain JSON.parse of the same snapshot. */
 function assertMatchesJson(snap: HeapSnapshot, text: string): void {
   const j = JSON.parse(text);
   const m = j.snapshot.meta;
@@ -78,6 +80,19 @@ function assertMatchesJson(snap: HeapSnapshot, text: string): void {
     check(snap.edgeName[e] === j.edges[o + EN], () => `edge ${e} name`);
     check(snap.edgeTo[e] * nf === j.edges[o + TO], () => `edge ${e} to`);
   }
+  // Locations: [ordinal, scriptId, line, column] whatever meta.location_fields' order.
+  const lf: string[] | undefined = m.location_fields;
+  if (!lf || !Array.isArray(j.locations)) assert.equal(snap.locations, undefined);
+  else {
+    const [LO, LS, LL, LC] = ['object_index', 'script_id', 'line', 'column'].map((f) => lf.indexOf(f));
+    assert.ok(snap.locations instanceof Uint32Array, 'locations parsed');
+    assert.equal(snap.locations.length, (j.locations.length / lf.length) * 4);
+    for (let i = 0, k = 0; i < j.locations.length; i += lf.length, k += 4) {
+      const want = [j.locations[i + LO] / nf, j.locations[i + LS], j.locations[i + LL], j.locations[i + LC]];
+      const got = [...snap.locations.subarray(k, k + 4)];
+      check(got.every((x, q) => x === want[q]), () => `location ${k / 4}: ${got} != ${want}`);
+    }
+  }
   assert.equal(snap.strings.count, j.strings.length);
   for (let i = 0; i < j.strings.length; i++) {
     check(snap.strings.get(i) === wellFormed(j.strings[i]), () => `string ${i}: ${JSON.stringify(snap.strings.get(i))} != ${JSON.stringify(j.strings[i])}`);
@@ -93,14 +108,18 @@ const META20 = {
   edge_types: [['context', 'element', 'property', 'internal', 'hidden', 'shortcut', 'weak'], 'string_or_number', 'node'],
 };
 
+/** META20 with location_fields, as V8 writes it. */
+const LOCATED = { ...META20, location_fields: ['object_index', 'script_id', 'line', 'column'] };
+
 /** A tiny hand-built snapshot: root -> a -> b, with the given strings (node names index them). */
-function tiny(over: { strings?: string[]; nodes?: number[]; edges?: number[]; nodeCount?: number; edgeCount?: number; meta?: object } = {}): string {
+function tiny(over: { strings?: string[]; nodes?: number[]; edges?: number[]; nodeCount?: number; edgeCount?: number; meta?: object; locations?: number[] | string } = {}): string {
   const strings = over.strings ?? ['', 'a', 'b', 'p'];
   // type,name,id,self_size,edge_count,trace_node_id,detachedness
   const nodes = over.nodes ?? [9, 0, 1, 0, 1, 0, 0, 3, 1, 3, 16, 1, 0, 1, 3, 2, 5, 24, 0, 0, 2];
   const edges = over.edges ?? [1, 1, 7, 2, 3, 14];
   const snapshot = { meta: over.meta ?? META20, node_count: over.nodeCount ?? nodes.length / 7, edge_count: over.edgeCount ?? edges.length / 3 };
-  return `{"snapshot":${JSON.stringify(snapshot)},\n"nodes":[${nodes.join(',')}],\n"edges":[${edges.join(',')}],\n"strings":${JSON.stringify(strings)}}`;
+  const loc = over.locations === undefined ? '' : `"locations":[${typeof over.locations === 'string' ? over.locations : over.locations.join(',')}],\n`;
+  return `{"snapshot":${JSON.stringify(snapshot)},\n"nodes":[${nodes.join(',')}],\n"edges":[${edges.join(',')}],\n${loc}"strings":${JSON.stringify(strings)}}`;
 }
 
 const stream = (text: string | Buffer, size = 7): Readable => {
@@ -167,6 +186,54 @@ describe('parseSnapshot on real snapshots', () => {
     assertMatchesJson(await parseSnapshot(file), text);
   });
 
+  it('reads the locations section of a real snapshot, with node ordinals', async () => {
+    const snap = await parseSnapshot(real);
+    const j = JSON.parse(realText);
+    assert.deepEqual(j.snapshot.meta.location_fields, ['object_index', 'script_id', 'line', 'column']);
+    assert.ok(j.locations.length > 0, 'the snapshot has locations');
+    const loc = snap.locations!;
+    assert.deepEqual([...loc], j.locations.map((x: number, i: number) => (i % 4 === 0 ? x / j.snapshot.meta.node_fields.length : x)));
+    // Every located node is a real node, mostly objects and closures.
+    for (let k = 0; k < loc.length; k += 4) assert.ok(loc[k] < snap.nodeCount);
+    const types = new Set(Array.from({ length: loc.length / 4 }, (_, k) => snap.nodeTypes[snap.nodeType[loc[k * 4]]]));
+    assert.ok(types.has('object') && types.has('closure'), [...types].join());
+  });
+
+  it('splits same-named classes from two scripts into two Summary rows', async () => {
+    const app = join(dir, 'two-servers');
+    rmSync(app, { recursive: true, force: true });
+    execFileSync('mkdir', ['-p', app]);
+    writeFileSync(join(app, 'a.js'), 'class Server { constructor(i) { this.i = i; } }\nmodule.exports = Array.from({ length: 3 }, (_, i) => new Server(i));\n');
+    writeFileSync(join(app, 'b.js'), '// another file\n\n  class Server { constructor(i) { this.j = i; } }\nmodule.exports = Array.from({ length: 5 }, (_, i) => new Server(i));\n');
+    const file = join(app, 'two.heapsnapshot');
+    const code = `globalThis.keep = [require('./a.js'), require('./b.js')]; require('v8').writeHeapSnapshot(${JSON.stringify(file)})`;
+    execFileSync(process.execPath, ['-e', code], { cwd: app, env: { ...process.env, NODE_OPTIONS: '' } });
+    const text = readFileSync(file, 'utf8');
+    const snap = await parseSnapshot(file);
+    assertMatchesJson(snap, text);
+    const dom = buildDominators(snap);
+    const rows = classSummary(snap, dom).filter((r) => r.name === 'Server');
+    assert.equal(rows.length, 2, JSON.stringify(rows));
+    assert.deepEqual(rows.map((r) => r.count).sort(), [3, 5]);
+    const keys = rows.map((r) => r.key.split(','));
+    for (const k of keys) assert.equal(k.length, 4);
+    assert.notEqual(keys[0][0], keys[1][0], 'different script ids');
+    // Lines and columns as V8 writes them (0-based, of the constructor): line 0 of a.js, line 2 of
+    // b.js, where the same text starts 2 columns further right.
+    const [a, b] = [3, 5].map((count) => keys[rows.findIndex((r) => r.count === count)]);
+    assert.deepEqual([a[1], b[1], a[3], b[3]], ['0', '2', 'Server', 'Server']);
+    assert.equal(Number(b[2]) - Number(a[2]), 2);
+    // Without locations, one row: the classes are told apart only by where they were defined.
+    const merged = classSummary({ ...snap, locations: undefined }, dom).filter((r) => r.name === 'Server');
+    assert.deepEqual(merged.map((r) => [r.key, r.count]), [[',Server', 8]]);
+    const classes = classify(snap);
+    const servers = new Set<string>();
+    for (let i = 0; i < snap.nodeCount; i++) {
+      if (snap.nodeTypes[snap.nodeType[i]] === 'object' && snap.strings.get(snap.nodeName[i]) === 'Server') servers.add(classes.keys[classes.classOf[i]]);
+    }
+    assert.deepEqual([...servers].sort(), rows.map((r) => r.key).sort());
+  });
+
   it('matches JSON.parse on a snapshot written by a child process', async () => {
     const file = join(dir, 'child.heapsnapshot');
     const code = `class Order { constructor(i) { this.i = i } }; globalThis.keep = Array.from({ length: 500 }, (_, i) => new Order(i)); require('v8').writeHeapSnapshot(${JSON.stringify(file)})`;
@@ -197,6 +264,37 @@ describe('SnapshotParser', () => {
         ['', 'a"\\\n', 'é日😀', 'p\ufffdq'],
       );
     }
+  });
+
+  it('reads locations in meta.location_fields order, split anywhere, growing past its first size', () => {
+    const meta = { ...META20, location_fields: ['line', 'object_index', 'column', 'script_id', 'extra'] };
+    // 3000 entries (12000 numbers) force the array to double twice.
+    const entries = Array.from({ length: 3000 }, (_, k) => [k % 7, (k % 3) * 7, k + 5, 4_000_000_000 - k, 9]);
+    const text = Buffer.from(tiny({ meta, locations: entries.flat().join(',\n') }));
+    const want = entries.flatMap(([line, offset, column, script]) => [offset / 7, script, line, column]);
+    for (const size of [1, 3, 7, 4096, text.length]) {
+      const p = new SnapshotParser('t');
+      for (let i = 0; i < text.length; i += size) p.push(text.subarray(i, i + size));
+      const got = p.finish().locations!;
+      assert.equal(got.length, 12000);
+      assert.deepEqual([...got], want);
+    }
+  });
+
+  it('leaves locations undefined without the section or location_fields, empty when the section is', () => {
+    const parse = (text: string) => {
+      const p = new SnapshotParser('t');
+      p.push(Buffer.from(text));
+      return p.finish();
+    };
+    const meta = { ...META20, location_fields: ['object_index', 'script_id', 'line', 'column'] };
+    assert.equal(parse(tiny({ meta })).locations, undefined);
+    assert.equal(parse(tiny({ locations: [7, 1, 2, 3] })).locations, undefined); // old meta: skipped
+    assert.equal(parse(tiny({ meta: { ...meta, location_fields: ['object_index', 'line'] }, locations: [7, 2] })).locations, undefined);
+    assert.deepEqual(parse(tiny({ meta, locations: ' ' })).locations, new Uint32Array(0));
+    assert.deepEqual([...parse(tiny({ meta, locations: ' 14 , 1,2,3 ,\n7,3,4,5 ' })).locations!], [2, 1, 2, 3, 1, 3, 4, 5]);
+    // A line or column V8 could not resolve (-1) keeps its uint32 wrap.
+    assert.deepEqual([...parse(tiny({ meta, locations: [0, 4, -1, -1] })).locations!], [0, 4, 0xffffffff, 0xffffffff]);
   });
 
   it('follows the field order given by meta', () => {
@@ -303,6 +401,8 @@ describe('bad input', () => {
     await rejectsWith(stream(text.slice(0, at('"edges":[') + 11)), /is truncated: expected 2 edges, got 0$/);
     await rejectsWith(stream(text.slice(0, at('"strings":[') + 16)), /is truncated: the strings section ends after 1 strings/);
     await rejectsWith(stream(text.slice(0, -1)), /is truncated/);
+    const located = tiny({ meta: LOCATED, locations: [7, 1, 2, 3, 14, 4, 5, 6] });
+    await rejectsWith(stream(located.slice(0, located.indexOf('"locations":[') + 22)), /is truncated: the locations section ends after 1 locations$/);
     const synthBytes = readFileSync(synth);
     await rejectsWith(stream(synthBytes.subarray(0, synthBytes.length / 2), 65536), /is truncated: expected \d+ (nodes|edges), got \d+$/);
     const gz = zlib.gzipSync(synthBytes);
@@ -338,6 +438,16 @@ describe('bad input', () => {
       [text.replace('"nodes":[', '"nodes":{'), /"nodes" is not an array/],
       [text.replace(',\n"strings":[', ',"nodes":[],"strings":['), /the "nodes" section appears twice/],
       [text.replace(/,\n"strings":\[.*\]\}$/, '}'), /no "strings" section/],
+      [tiny({ meta: LOCATED, locations: [21, 1, 2, 3] }), /location 0 is of node offset 21, out of range/],
+      [tiny({ meta: LOCATED, locations: [7, 1, 2, 3, 8, 1, 2, 3] }), /location 1 is of node offset 8, out of range or not a multiple of 7/],
+      [tiny({ meta: LOCATED, locations: [-7, 1, 2, 3] }), /location 0 is of node offset -7/],
+      [tiny({ meta: LOCATED, locations: [7, 1, 2] }), /the locations array's length is not a multiple of location_fields \(4\)/],
+      [tiny({ meta: LOCATED, locations: [7, 1, 2, 4294967296] }), /number 4294967296 too large in "locations"/],
+      [tiny({ meta: LOCATED, locations: '7,1,2,3,' }), /bad number in "locations" at byte \d+ \('\]'\)/],
+      [tiny({ meta: LOCATED, locations: '7,1,- 2,3' }), /bad number in "locations"/],
+      [tiny({ meta: LOCATED, locations: '7,1,2.5,3' }), /bad number in "locations" at byte \d+ \('\.'\)/],
+      [tiny({ meta: LOCATED, locations: '7,1,2 3' }), /bad number in "locations"/],
+      [tiny({ meta: LOCATED }).replace('"strings":[', '"locations":{},"strings":['), /"locations" is not an array/],
     ];
     for (const [input, re] of cases) await rejectsWith(stream(input), re);
     const corrupt = Buffer.concat([zlib.gzipSync(text).subarray(0, 10), Buffer.alloc(100, 0x55)]);

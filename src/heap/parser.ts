@@ -2,8 +2,9 @@
  * A streaming V8 heap snapshot parser. The JSON is never held whole: a hand-written tokenizer walks
  * each Buffer chunk byte by byte, reads `snapshot.meta` first, pre-sizes typed arrays from
  * node_count × node_fields.length (as DevTools' HeapSnapshotLoader does), then parses the `nodes` and
- * `edges` number arrays straight into them and the `strings` into a chunked byte table. Sections it
- * does not need (trace_function_infos, trace_tree, samples, locations) are skipped unread.
+ * `edges` number arrays straight into them, the `strings` into a chunked byte table and the small
+ * `locations` section into a Uint32Array grown by doubling. Sections it does not need
+ * (trace_function_infos, trace_tree, samples) are skipped unread.
  * So a 2 GB snapshot parses in a few hundred MB of off-heap memory, under --max-old-space-size=512.
  */
 import { createReadStream } from 'node:fs';
@@ -45,6 +46,7 @@ const STRINGS = 9;
 const SKIP = 10;
 const CAPTURE = 11;
 const DONE = 12;
+const LOCATIONS = 13;
 
 // States inside a number array.
 const N_FIRST = 0; // after '[': a number or ']'
@@ -69,7 +71,13 @@ interface Meta {
   node_types: unknown[];
   edge_fields: string[];
   edge_types: unknown[];
+  location_fields?: unknown;
 }
+
+/** HeapSnapshot.locations' field order; meta.location_fields gives the snapshot's. */
+const LOCATION_FIELDS = ['object_index', 'script_id', 'line', 'column'];
+/** First size of the locations array, in numbers (it doubles as needed). */
+const LOCATIONS_FIRST = 4096;
 
 /** The tokenizer: push() chunks in order, then finish(). Pure (no I/O), so tests can split input anywhere. */
 export class SnapshotParser {
@@ -103,6 +111,12 @@ export class SnapshotParser {
   private edgeSum = 0;
   private maxNodeName = 0;
   private strings?: StringSectionReader;
+  // Locations: per field of meta.location_fields, its slot in a HeapSnapshot.locations entry (-1
+  // unused); null when meta has no usable location_fields (the section is then skipped).
+  private locSlots: Int8Array | null = null;
+  private locs?: Uint32Array;
+  private locLen = 0; // numbers written to locs, a multiple of 4 between entries
+  private neg = false;
 
   constructor(
     readonly source: string,
@@ -116,6 +130,9 @@ export class SnapshotParser {
         case NODES:
         case EDGES:
           i = this.numbers(buf, i);
+          break;
+        case LOCATIONS:
+          i = this.locations(buf, i);
           break;
         case STRINGS:
           i = this.strings!.scan(buf, i);
@@ -159,7 +176,9 @@ export class SnapshotParser {
         throw this.error(`edge ${e} is named by string ${edgeName[e]}, but there are only ${strings.count} strings`);
       }
     }
-    return { ...s, strings, source: this.source };
+    const out: HeapSnapshot = { ...s, strings, source: this.source };
+    if (this.locs) out.locations = this.locLen === this.locs.length ? this.locs : this.locs.slice(0, this.locLen);
+    return out;
   }
 
   private error(message: string): HeapSnapshotError {
@@ -180,6 +199,8 @@ export class SnapshotParser {
         return cut(`expected ${this.edgeCount} edges, got ${this.edgesDone}`);
       case STRINGS:
         return cut(`the strings section ends after ${this.strings!.count} strings`);
+      case LOCATIONS:
+        return cut(`the locations section ends after ${this.locLen / 4} locations`);
       default:
         if (!this.snap) return cut('it ends inside the snapshot header');
         return cut(this.key ? `it ends in or after the "${this.key}" section` : 'it ends early');
@@ -239,6 +260,16 @@ export class SnapshotParser {
       if (c !== 0x7b) throw this.error('not a V8 heap snapshot (no snapshot.meta)');
       this.state = CAPTURE;
       return i;
+    }
+    if (key === 'locations' && this.locSlots) {
+      if (c !== 0x5b) throw this.error(`"${key}" is not an array (${show(c)} ${this.at(i)})`);
+      this.locs = new Uint32Array(LOCATIONS_FIRST);
+      this.locLen = 0;
+      this.numState = N_FIRST;
+      this.field = 0;
+      this.neg = false;
+      this.state = LOCATIONS;
+      return i + 1;
     }
     if (key !== 'nodes' && key !== 'edges' && key !== 'strings') {
       this.state = SKIP;
@@ -350,6 +381,11 @@ export class SnapshotParser {
     const nodeCount = (this.nodeCount = count(header.node_count, 'node_count'));
     const edgeCount = (this.edgeCount = count(header.edge_count, 'edge_count'));
     const detached = nodeFields.includes('detachedness');
+    // Old snapshots have no location_fields (and no locations): then there is nothing to read.
+    const lf = meta.location_fields;
+    if (Array.isArray(lf) && lf.every((x) => typeof x === 'string') && LOCATION_FIELDS.every((f) => lf.includes(f))) {
+      this.locSlots = Int8Array.from(lf as string[], (f) => LOCATION_FIELDS.indexOf(f));
+    }
     try {
       this.snap = {
         nodeCount,
@@ -498,6 +534,88 @@ export class SnapshotParser {
     else this.edgesDone = r;
     this.edgeSum = sum;
     this.maxNodeName = maxName;
+    return i;
+  }
+
+  /**
+   * The locations array: meta.location_fields per entry, stored as [node ordinal, scriptId, line,
+   * column] in a Uint32Array that doubles when full. One entry per located object, a small section,
+   * so a plain loop rather than the tuned one of numbers(). V8 writes non-negative integers; a
+   * negative line or column (-1: a position it could not resolve) is kept as its uint32 wrap.
+   */
+  private locations(buf: Buffer, i: number): number {
+    const where = 'locations';
+    const slots = this.locSlots!;
+    const width = slots.length;
+    const { nf, nodeCount } = this;
+    const len = buf.length;
+    let out = this.locs!;
+    let n = this.locLen;
+    let st = this.numState;
+    let v = this.value;
+    let f = this.field;
+    let neg = this.neg;
+    while (i < len) {
+      const c = buf[i];
+      if (st === N_IN) {
+        if (c >= 0x30 && c <= 0x39) {
+          v = v * 10 + (c - 0x30);
+          i++;
+          continue;
+        }
+        // The number ends here: store it, then read c again as what follows it.
+        if (f === 0 && n + 4 > out.length) {
+          const grown = new Uint32Array(out.length * 2);
+          grown.set(out);
+          out = grown;
+        }
+        const slot = slots[f];
+        if (slot === 0) {
+          const node = v / nf;
+          if (neg || node >= nodeCount || node !== Math.floor(node)) {
+            throw this.error(`location ${n / 4} is of node offset ${neg ? -v : v}, out of range or not a multiple of ${nf} (${nodeCount} nodes)`);
+          }
+          out[n] = node;
+        } else if (slot > 0) {
+          if (v > (neg ? 0x80000000 : MAX_U32)) throw this.tooLarge(neg ? -v : v, i, where);
+          out[n + slot] = neg ? -v >>> 0 : v;
+        }
+        if (++f === width) {
+          f = 0;
+          n += 4;
+        }
+        st = N_AFTER;
+        neg = false;
+        continue;
+      }
+      if (c >= 0x30 && c <= 0x39) {
+        if (st === N_AFTER) throw this.badNumber(buf, i, where);
+        st = N_IN;
+        v = 0;
+        continue;
+      }
+      if (neg) throw this.badNumber(buf, i, where); // '-' not followed by a digit
+      if (c === 0x2d) {
+        if (st === N_AFTER) throw this.badNumber(buf, i, where);
+        neg = true;
+      } else if (c === 0x2c) {
+        if (st !== N_AFTER) throw this.badNumber(buf, i, where);
+        st = N_NEXT;
+      } else if (c === 0x5d) {
+        if (st === N_NEXT) throw this.badNumber(buf, i, where);
+        if (f !== 0) throw this.error(`the locations array's length is not a multiple of location_fields (${width})`);
+        this.state = AFTER_VALUE;
+        i++;
+        break;
+      } else if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) throw this.badNumber(buf, i, where);
+      i++;
+    }
+    this.locs = out;
+    this.locLen = n;
+    this.numState = st;
+    this.value = v;
+    this.field = f;
+    this.neg = neg;
     return i;
   }
 }
