@@ -27,7 +27,7 @@ state().config = data.config;
 state().startCwd = data.startCwd;
 
 /** How long the main thread has to answer Runtime.evaluate before we write from here. */
-const ANSWER_MS = { running: 250, blocked: 60 };
+const ANSWER_MS = { running: 250, blocked: 120 };
 /** Budget for Debugger.enable + pause + scopes: a lazy Debugger.enable costs ~1 ms per 15 scripts. */
 const LOCALS_BUDGET_MS = 2000;
 
@@ -53,11 +53,29 @@ function tick(): void {
   setTimeout(tick, next);
 }
 
+/** How often to ask for another interrupt while a call into the main thread waits (see post()). */
+const KICK_MS = 50;
+
+/**
+ * Posts to the main thread and waits, bounded. Each post makes Node request a V8 interrupt; inside an
+ * Atomics.wait, V8 sometimes misses one (a lost wake-up: seen in about 1 run of 3 for the second
+ * call of an episode), so while waiting we post a no-op evaluation every KICK_MS to request another.
+ * Queued messages are all dispatched by whichever interrupt gets through.
+ */
 function post<T>(method: string, params: object | undefined, timeoutMs: number): Promise<T> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${method} timed out after ${timeoutMs} ms`)), timeoutMs);
+    const kick = setInterval(() => {
+      try {
+        session?.post('Runtime.evaluate', { expression: '0', silent: true });
+      } catch {}
+    }, KICK_MS);
+    const timer = setTimeout(() => {
+      clearInterval(kick);
+      reject(new Error(`${method} timed out after ${timeoutMs} ms`));
+    }, timeoutMs);
     session!.post(method, params ?? {}, (err: Error | null, result: unknown) => {
       clearTimeout(timer);
+      clearInterval(kick);
       if (err) reject(err);
       else resolve(result as T);
     });
@@ -215,7 +233,12 @@ async function captureLocals(episode: number): Promise<void> {
     const pausedEvent = new Promise<CallFrame[]>((resolve) => session!.once('Debugger.paused', (m: { params: { callFrames: CallFrame[] } }) => resolve(m.params.callFrames)));
     await post('Debugger.enable', {}, left());
     await post('Debugger.pause', {}, left());
-    const frames = await Promise.race([pausedEvent, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the main thread did not pause in time')), left()))]);
+    const kick = setInterval(() => {
+      try {
+        session?.post('Runtime.evaluate', { expression: '0', silent: true });
+      } catch {}
+    }, KICK_MS);
+    const frames = await Promise.race([pausedEvent, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the main thread did not pause in time')), left()))]).finally(() => clearInterval(kick));
     paused = true;
     for (const f of frames.slice(0, 3)) {
       const scopes: LocalsRecord['frames'][number]['scopes'] = [];
