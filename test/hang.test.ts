@@ -175,7 +175,7 @@ describe('hang capture', () => {
 describe('hang heap snapshots', () => {
   test('AUTOPSY_HANG_HEAP=1 puts a gzip-compressed snapshot of the frozen heap into the bundle', async () => {
     const out = join(dir, 'heap');
-    const r = await runNode(join(HANG, 'native-block.js'), { hook: true, args: ['atomics'], env: { AUTOPSY_DIR: out, AUTOPSY_HANG_MS: THRESHOLD, AUTOPSY_HANG_HEAP: '1', BLOCK_MS: '6000' } });
+    const r = await runNode(join(HANG, 'episodes.js'), { hook: true, args: ['5000'], env: { AUTOPSY_DIR: out, AUTOPSY_HANG_MS: THRESHOLD, AUTOPSY_HANG_HEAP: '1' } });
     assert.equal(r.code, 0);
     const [bundle] = bundlesIn(out);
     assert.equal((await runCli(['verify', bundle])).code, 0);

@@ -27,7 +27,7 @@ state().config = data.config;
 state().startCwd = data.startCwd;
 
 /** How long the main thread has to answer Runtime.evaluate before we write from here. */
-const ANSWER_MS = { running: 250, blocked: 120 };
+const ANSWER_MS = { running: 250, blocked: 250 };
 /** Budget for Debugger.enable + pause + scopes: a lazy Debugger.enable costs ~1 ms per 15 scripts. */
 const LOCALS_BUDGET_MS = 2000;
 
