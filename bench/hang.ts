@@ -14,21 +14,20 @@
  *    - capture, ours = the parent's Date.now() when the hook's `wrote` line arrives - detectedAt (the
  *      bundle's manifest.time, taken when captureSync starts on the main thread, splits it); anchor =
  *      from detection to Debugger.paused with the call frames (performance.now() in its worker);
- *    - main thread held: the app's loop records every gap > 1 ms; their sum from detection on is what
- *      the capture took from the main thread (the bundle write, Debugger.enable, the pause).
- * 3. The heartbeat's main-thread cost, both ways (HEARTBEAT_SCRIPT).
- * 4. VmRSS (/proc/<pid>/status) of idle processes, 2 s and 4 s after start: plain node, the hook with
- *    hang capture off, the hook with it on, the anchor. Variants of a round run side by side.
+ *    - contention: the app's loop records every gap > 1 ms; before detection only the OS scheduler
+ *      makes them, so their rate says how much other load shared the machine during the run.
+ * 3. and 4. The heartbeat's main-thread cost and the watchdog's RSS: bench/hang-overhead.ts.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bundleStack, checkIntegrity, readBundle } from '../src/bundle/reader';
 import type { AnchorReport } from './anr-anchor';
-import { HOOK, ROOT, cleanEnv, fmt, machine, printJsonLine, printTable, requireBuilt, rotated, type Machine } from './harness';
-import { HANG_APP, HEARTBEAT_SCRIPT, IDLE_APP, generatedModule } from './hang-scripts';
-import { pairedMedianDiff, quantile, round2, roundSummary, summarize, type Summary } from './stats';
+import { HOOK, cleanEnv, fmt, machine, printJsonLine, printTable, requireBuilt, rotated, type Machine } from './harness';
+import { ANCHOR, lastJsonLine, measureHeartbeat, measureMemory, type HeartbeatFigures, type MemoryFigures } from './hang-overhead';
+import { HANG_APP, IDLE_APP, generatedModule } from './hang-scripts';
+import { quantile, round2, roundSummary, summarize, type Summary } from './stats';
 
 export const TARGET_LAG_MS = 50;
 export const TARGET_CAPTURE_MS = 50;
@@ -42,11 +41,6 @@ const EXTRA_SCRIPTS = 3000;
 const WARM_DELAY_MS = 3200;
 const COLD_DELAY_MS = 300;
 const ROUNDS = 10;
-const MEMORY_ROUNDS = 8;
-const MEMORY_AT_MS = [2000, 4000];
-
-const ANCHOR = join(ROOT, 'dist', 'bench', 'anr-anchor.js');
-const HANG_DETECTOR = join(ROOT, 'dist', 'src', 'hook', 'hang-detector.js');
 
 type HangVariant = 'ours' | 'ours-scripts' | 'ours-cold' | 'anchor' | 'anchor-scripts';
 const HANG_VARIANTS: HangVariant[] = ['ours', 'ours-scripts', 'ours-cold', 'anchor', 'anchor-scripts'];
@@ -64,9 +58,7 @@ interface HangRun {
   captureMs: number;
   /** Ours: detection to captureSync starting on the main thread (manifest.time, ms resolution). */
   toMainThreadMs?: number;
-  /** All gaps > 1 ms in the app's loop from detection on: the main thread time the capture took. */
-  heldAfterDetectionMs: number;
-  /** Gaps > 1 ms before detection (noise: the scheduler), ms per second of block. */
+  /** Gaps > 1 ms in the app's loop before detection (the scheduler: other load), ms per second. */
   noiseMsPerS: number;
   /** Ours: Debugger.enable + pause + getProperties (hang.json locals.tookMs). Anchor: Debugger.enable. */
   debuggerMs: number;
@@ -107,30 +99,16 @@ function runChild(args: string[], env: NodeJS.ProcessEnv, cwd: string, timeoutMs
   });
 }
 
-function lastJson<T>(text: string, what: string): T {
-  const line = text.trim().split('\n').pop() ?? '';
-  try {
-    return JSON.parse(line) as T;
-  } catch {
-    throw new Error(`${what}: no JSON line in ${JSON.stringify(text.slice(0, 500))}`);
-  }
-}
-
 interface AppOutput {
   blockStart: number;
   gaps: [number, number][];
 }
 
-/** Gap sums relative to detection; gap offsets are ms after blockStart. */
-function gapFigures(app: AppOutput, detectedAt: number): { held: number; noisePerS: number } {
-  const detectOffset = detectedAt - app.blockStart;
-  let held = 0;
-  let before = 0;
-  for (const [at, len] of app.gaps) {
-    if (at >= detectOffset - 2) held += len;
-    else before += len;
-  }
-  return { held: round2(held), noisePerS: round2(before / (Math.max(1, detectOffset) / 1000)) };
+/** ms of gaps per second of loop before detection; gap offsets are ms after blockStart. */
+function noiseBefore(app: AppOutput, detectedAt: number): number {
+  const detectOffset = detectedAt - app.blockStart - 2;
+  const before = app.gaps.filter(([at]) => at < detectOffset).reduce((sum, [, len]) => sum + len, 0);
+  return round2(before / (Math.max(1, detectOffset) / 1000));
 }
 
 async function runOurs(variant: HangVariant, work: string, out: string): Promise<HangRun> {
@@ -140,7 +118,7 @@ async function runOurs(variant: HangVariant, work: string, out: string): Promise
   const r = await runChild(['--require', HOOK, join(work, 'app.js'), join(work, 'modules'), String(scripts), String(delay), String(BLOCK_MS)], env, work);
   const fail = (why: string) => new Error(`${variant}: ${why} (exit ${r.status}); stderr: ${r.stderr.slice(0, 1000)}`);
   if (r.status !== 0) throw fail('the app failed');
-  const app = lastJson<AppOutput>(r.stdout, variant);
+  const app = lastJsonLine<AppOutput>(r.stdout, variant);
   const wrote = r.stderrLines.find((l) => /^autopsy-ts: wrote .* \(hang, /.test(l.text));
   if (!wrote) throw fail('no "wrote ... (hang" line');
   const files = readdirSync(out).filter((n) => n.endsWith('.tgz'));
@@ -163,13 +141,11 @@ async function runOurs(variant: HangVariant, work: string, out: string): Promise
   if (problems.length || !hang?.locals) throw fail(`incomplete bundle ${files[0]}: ${problems.join('; ')}`);
 
   const detectedAt = hang.detectedAt;
-  const g = gapFigures(app, detectedAt);
   return {
     lagMs: detectedAt - app.blockStart - THRESHOLD_MS,
     captureMs: wrote.at - detectedAt,
     toMainThreadMs: Date.parse(b.manifest.time) - detectedAt,
-    heldAfterDetectionMs: g.held,
-    noiseMsPerS: g.noisePerS,
+    noiseMsPerS: noiseBefore(app, detectedAt),
     debuggerMs: hang.locals.tookMs,
     bundleBytes: readFileSync(join(out, files[0])).length,
   };
@@ -181,17 +157,15 @@ async function runAnchor(variant: HangVariant, work: string): Promise<HangRun> {
   const r = await runChild(['--require', ANCHOR, join(work, 'app.js'), join(work, 'modules'), String(scripts), String(WARM_DELAY_MS), String(BLOCK_MS)], env, work);
   const fail = (why: string) => new Error(`${variant}: ${why} (exit ${r.status}); stderr: ${r.stderr.slice(0, 1000)}`);
   if (r.status !== 0) throw fail('the app failed');
-  const app = lastJson<AppOutput>(r.stdout, variant);
+  const app = lastJsonLine<AppOutput>(r.stdout, variant);
   const lines = r.stderrLines.filter((l) => l.text.startsWith('anr-anchor: '));
   if (lines.length !== 1) throw fail(`expected one anchor report, got ${lines.length}`);
   const rep = JSON.parse(lines[0].text.slice('anr-anchor: '.length)) as AnchorReport;
   if (rep.error || rep.pausedMs === undefined || !rep.frames.some((f) => f.function === 'spin')) throw fail(`incomplete anchor capture: ${lines[0].text.slice(0, 500)}`);
-  const g = gapFigures(app, rep.detectedAt);
   return {
     lagMs: rep.detectedAt - app.blockStart - THRESHOLD_MS,
     captureMs: rep.pausedMs,
-    heldAfterDetectionMs: g.held,
-    noiseMsPerS: g.noisePerS,
+    noiseMsPerS: noiseBefore(app, rep.detectedAt),
     debuggerMs: rep.enableMs ?? NaN,
     scripts: rep.scripts,
   };
@@ -203,11 +177,12 @@ interface VariantFigures {
   lagMs: Summary;
   captureMs: Summary;
   toMainThreadMs?: Summary;
-  heldAfterDetectionMs: Summary;
   noiseMsPerS: number;
   debuggerMs: Summary;
   scripts?: number;
   bundleBytes?: number;
+  /** Per run, in run order: a late detection can then be matched with that run's other load. */
+  runs: { lagMs: number; captureMs: number; toMainThreadMs?: number; noiseMsPerS: number }[];
 }
 
 function figures(name: HangVariant, runs: HangRun[]): VariantFigures {
@@ -219,11 +194,11 @@ function figures(name: HangVariant, runs: HangRun[]): VariantFigures {
     lagMs: roundSummary(summarize(pick((r) => r.lagMs))),
     captureMs: roundSummary(summarize(pick((r) => r.captureMs))),
     toMainThreadMs: opt((r) => r.toMainThreadMs),
-    heldAfterDetectionMs: roundSummary(summarize(pick((r) => r.heldAfterDetectionMs))),
     noiseMsPerS: round2(quantile(pick((r) => r.noiseMsPerS), 0.5)),
     debuggerMs: roundSummary(summarize(pick((r) => r.debuggerMs))),
     scripts: pick((r) => r.scripts).length ? quantile(pick((r) => r.scripts), 0.5) : undefined,
     bundleBytes: pick((r) => r.bundleBytes).length ? Math.round(quantile(pick((r) => r.bundleBytes), 0.5)) : undefined,
+    runs: runs.map((r) => ({ lagMs: r.lagMs, captureMs: round2(r.captureMs), toMainThreadMs: r.toMainThreadMs, noiseMsPerS: round2(r.noiseMsPerS) })),
   };
 }
 
@@ -238,110 +213,6 @@ async function measureHangs(work: string): Promise<VariantFigures[]> {
     }
   }
   return HANG_VARIANTS.map((v) => figures(v, runs.get(v)!));
-}
-
-interface HeartbeatFigures {
-  /** ns per call in a tight loop (median of batches). */
-  tightNs: { ours: number; anchor: number; empty: number };
-  /** ns per call made alone every ~1 ms, minus an empty timed call. */
-  spacedNs: { ours: number; anchor: number };
-  /** Main-thread µs per second of an idle process: per-call cost (spaced) x beats per second. */
-  usPerSecond: { ours: number; anchor: number };
-  oursBeatsPerS: number;
-  anchorBeatsPerS: number;
-}
-
-function measureHeartbeat(work: string): HeartbeatFigures {
-  const r = spawnSync(process.execPath, ['-e', HEARTBEAT_SCRIPT, HANG_DETECTOR], { env: cleanEnv(), cwd: work, encoding: 'utf8', timeout: 120_000 });
-  if (r.status !== 0) throw new Error(`heartbeat timing failed (exit ${r.status}): ${r.stderr.slice(0, 1000)}`);
-  const p = lastJson<{ tightNs: HeartbeatFigures['tightNs']; spacedNs: { ours: number; anchor: number; empty: number } }>(r.stdout, 'heartbeat');
-  const oursBeatsPerS = 1000 / Math.max(10, Math.min(40, Math.floor(THRESHOLD_MS / 10)));
-  const anchorBeatsPerS = 1000 / 50;
-  const spaced = { ours: round2(Math.max(0, p.spacedNs.ours - p.spacedNs.empty)), anchor: round2(Math.max(0, p.spacedNs.anchor - p.spacedNs.empty)) };
-  return {
-    tightNs: { ours: round2(p.tightNs.ours), anchor: round2(p.tightNs.anchor), empty: round2(p.tightNs.empty) },
-    spacedNs: spaced,
-    usPerSecond: { ours: round2((spaced.ours * oursBeatsPerS) / 1000), anchor: round2((spaced.anchor * anchorBeatsPerS) / 1000) },
-    oursBeatsPerS,
-    anchorBeatsPerS,
-  };
-}
-
-type MemoryVariant = 'plain' | 'hook-off' | 'hook' | 'anchor';
-const MEMORY_VARIANTS: MemoryVariant[] = ['plain', 'hook-off', 'hook', 'anchor'];
-const MEMORY_LABEL: Record<MemoryVariant, string> = {
-  plain: 'node idle.js',
-  'hook-off': 'hook, AUTOPSY_HANG_MS=0 (no watchdog)',
-  hook: `hook, AUTOPSY_HANG_MS=${THRESHOLD_MS}`,
-  anchor: 'anchor',
-};
-
-function vmRssMb(pid: number): number {
-  const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  if (!m) throw new Error(`no VmRSS for ${pid}`);
-  return Number(m[1]) / 1024;
-}
-
-/** Starts an idle child, reads its RSS at each MEMORY_AT_MS, then kills it (by its own handle). */
-function sampleRss(v: MemoryVariant, work: string): Promise<number[]> {
-  const args = v === 'plain' || v === 'hook-off' || v === 'hook' ? [join(work, 'idle.js')] : ['--require', ANCHOR, join(work, 'idle.js')];
-  if (v === 'hook' || v === 'hook-off') args.unshift('--require', HOOK);
-  const env = cleanEnv(
-    v === 'anchor'
-      ? { ANR_ANCHOR_THRESHOLD_MS: String(THRESHOLD_MS) }
-      : { AUTOPSY_DIR: join(work, 'idle-bundles'), AUTOPSY_HANG_MS: v === 'hook' ? String(THRESHOLD_MS) : '0' },
-  );
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { env, cwd: work, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const samples: number[] = [];
-    const start = Date.now();
-    const next = () => {
-      const at = MEMORY_AT_MS[samples.length];
-      setTimeout(() => {
-        try {
-          samples.push(vmRssMb(child.pid!));
-        } catch (err) {
-          child.kill('SIGKILL');
-          reject(new Error(`${v}: ${(err as Error).message}; stderr: ${stderr.slice(0, 500)}`));
-          return;
-        }
-        if (samples.length < MEMORY_AT_MS.length) next();
-        else child.kill('SIGKILL');
-      }, Math.max(0, at - (Date.now() - start)));
-    };
-    child.on('spawn', next);
-    child.on('error', reject);
-    child.on('close', () => (samples.length === MEMORY_AT_MS.length ? resolve(samples) : reject(new Error(`${v} ended early: ${stderr.slice(0, 500)}`))));
-  });
-}
-
-interface MemoryFigures {
-  atMs: number[];
-  rounds: number;
-  variants: { name: MemoryVariant; label: string; rssMb: number[] }[];
-  /** Paired median differences in MB, at each MEMORY_AT_MS. */
-  hookAddedMb: number[];
-  watchdogAddedMb: number[];
-  anchorAddedMb: number[];
-}
-
-async function measureMemory(work: string): Promise<MemoryFigures> {
-  const samples = new Map<MemoryVariant, number[][]>(MEMORY_VARIANTS.map((v) => [v, MEMORY_AT_MS.map(() => [])]));
-  for (let round = 0; round < MEMORY_ROUNDS; round++) {
-    const results = await Promise.all(MEMORY_VARIANTS.map((v) => sampleRss(v, work)));
-    MEMORY_VARIANTS.forEach((v, i) => results[i].forEach((mb, k) => samples.get(v)![k].push(mb)));
-  }
-  const diff = (a: MemoryVariant, b: MemoryVariant) => MEMORY_AT_MS.map((_, k) => round2(pairedMedianDiff(samples.get(a)![k], samples.get(b)![k])));
-  return {
-    atMs: MEMORY_AT_MS,
-    rounds: MEMORY_ROUNDS,
-    variants: MEMORY_VARIANTS.map((v) => ({ name: v, label: MEMORY_LABEL[v], rssMb: samples.get(v)!.map((s) => round2(quantile(s, 0.5))) })),
-    hookAddedMb: diff('hook', 'plain'),
-    watchdogAddedMb: diff('hook', 'hook-off'),
-    anchorAddedMb: diff('anchor', 'plain'),
-  };
 }
 
 export interface HangResult {
@@ -379,8 +250,8 @@ export async function runHang(): Promise<HangResult> {
     mkdirSync(join(work, 'modules'));
     for (let i = 0; i < EXTRA_SCRIPTS; i++) writeFileSync(join(work, 'modules', `m${i}.js`), generatedModule(i));
     const startMachine = machine();
-    const heartbeat = measureHeartbeat(work);
-    const memory = await measureMemory(work);
+    const heartbeat = measureHeartbeat(work, THRESHOLD_MS);
+    const memory = await measureMemory(work, THRESHOLD_MS);
     const variants = await measureHangs(work);
     const v = (name: HangVariant) => variants.find((x) => x.name === name)!;
     const ours = [v('ours'), v('ours-scripts'), v('ours-cold')];
@@ -421,23 +292,24 @@ const verdict = (met: boolean) => (met ? 'met' : 'MISSED');
 export function printHang(r: HangResult): void {
   printTable(
     `hang capture: threshold ${r.thresholdMs} ms, ${r.blockMs} ms busy loop, ${r.rounds} rounds, variants alternating (${r.machine.node}, ${r.machine.cpus} cpus); ms, median / p90 / max`,
-    ['variant', 'detection lag', 'detection -> capture', '  of which to main thread', 'debugger', 'main thread held', 'scripts'],
+    ['variant', 'detection lag', 'detection -> capture', '  of which to main thread', 'debugger', 'scripts'],
     r.variants.map((v) => [
       v.label,
       s3(v.lagMs),
       s3(v.captureMs),
       s3(v.toMainThreadMs),
       s3(v.debuggerMs),
-      s3(v.heldAfterDetectionMs),
       v.scripts === undefined ? '-' : String(v.scripts),
     ]),
   );
   console.log(
-    '(capture: ours = bundle written, anchor = Debugger.paused with the call frames; debugger: ours = locals (enable+pause+scopes), ' +
-      'anchor = Debugger.enable; main thread held = gaps > 1 ms in the app loop from detection on)',
+    '(capture: ours = bundle written (the `wrote` line reaches the parent), anchor = Debugger.paused with the call frames; ' +
+      'to main thread: until captureSync starts there (manifest.time); debugger: ours = locals after the bundle (enable + pause + scopes), anchor = Debugger.enable)',
   );
   const noise = r.variants.map((v) => `${v.name} ${fmt(v.noiseMsPerS, 1)}`).join(', ');
-  console.log(`scheduler noise before detection, ms of gaps per s: ${noise}; bundle ${fmt((r.variants[0].bundleBytes ?? 0) / 1024, 1)} KB`);
+  const late = r.variants.flatMap((v) => v.runs.filter((x) => x.lagMs > r.targets.lagMs).map((x) => `${v.name} ${x.lagMs} ms (load ${fmt(x.noiseMsPerS, 0)} ms/s)`));
+  if (late.length) console.log(`detections later than ${r.targets.lagMs} ms after the threshold: ${late.join(', ')}`);
+  console.log(`other load: the app's loop lost ms per s to the scheduler before detection (median): ${noise}; bundle ${fmt((r.variants[0].bundleBytes ?? 0) / 1024, 1)} KB`);
   const h = r.heartbeat;
   printTable(
     'heartbeat, main-thread ns per beat',

@@ -2,10 +2,13 @@
  * All benchmarks, one after the other (`npm run bench`). Each prints its tables and JSON line as when
  * run alone; the last line is one JSON object holding every result. Missed targets are reported, not
  * turned into an exit code: the figures belong in docs/performance.md, not in a red build.
+ * The heap engine benchmark takes ~15 minutes and several GB of memory and disk: it runs only with
+ * `--heap` or BENCH_HEAP=1 (`npm run bench -- --heap`).
  */
 import { printExceptionBundle, runExceptionBundle } from './exception-bundle';
 import { printHang, runHang } from './hang';
 import { printJsonLine } from './harness';
+import { printHeap, runHeap, type HeapResult } from './heap';
 import { printStartup, runStartup } from './startup';
 
 async function main(): Promise<void> {
@@ -21,6 +24,13 @@ async function main(): Promise<void> {
   printHang(hang);
   printJsonLine(hang);
 
+  let heap: HeapResult | undefined;
+  if (process.argv.includes('--heap') || process.env.BENCH_HEAP === '1') {
+    heap = await runHeap();
+    printHeap(heap);
+    printJsonLine(heap);
+  }
+
   const ours = hang.variants.find((v) => v.name === 'ours')!;
   console.log(
     `\nsummary: start-up +${startup.addedMs} ms (target <= ${startup.targetMs}: ${startup.met ? 'met' : 'MISSED'}); ` +
@@ -32,7 +42,12 @@ async function main(): Promise<void> {
       `RSS +${hang.memory.hookAddedMb[0]} MB (target <= ${hang.targets.rssMb}: ${hang.rssMet ? 'met' : 'MISSED'}); ` +
       `ours/anchor capture ${hang.ratios.capture}x, with ${hang.extraScripts} scripts ${hang.ratios.captureScripts}x`,
   );
-  printJsonLine({ bench: 'all', results: [startup, exceptionBundle, hang] });
+  if (heap) {
+    const speed = heap.comparisons.filter((c) => c.ratios).map((c) => `${c.snapshot.label} ${c.ratios!.wall}x`).join(', ');
+    console.log(`heap: memlab/ours wall ${speed || '(no anchor)'} (target >= ${heap.targets.speedup}x); ` +
+      `our RSS/file ${heap.comparisons.filter((c) => c.snapshot.kind === 'synthetic').map((c) => c.ours.rssPerFile).join(', ')} (target <= ${heap.targets.rssPerFile})`);
+  } else console.log('heap: not run (add --heap or BENCH_HEAP=1; it takes ~15 minutes)');
+  printJsonLine({ bench: 'all', results: heap ? [startup, exceptionBundle, hang, heap] : [startup, exceptionBundle, hang] });
 }
 
 main().catch((err: unknown) => {

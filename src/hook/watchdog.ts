@@ -240,7 +240,11 @@ async function captureLocals(episode: number): Promise<void> {
     }, KICK_MS);
     const frames = await Promise.race([pausedEvent, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the main thread did not pause in time')), left()))]).finally(() => clearInterval(kick));
     paused = true;
-    for (const f of frames.slice(0, 3)) {
+    // The top frames that are the app's: a pause often lands inside a Node builtin the app's loop
+    // calls (performance.now, a validator), whose locals tell nothing.
+    const urlOf = (f: CallFrame) => f.url || urls.get(f.location.scriptId) || '';
+    const appFrames = frames.filter((f) => !urlOf(f).startsWith('node:') && urlOf(f) !== '');
+    for (const f of (appFrames.length ? appFrames : frames).slice(0, 3)) {
       const scopes: LocalsRecord['frames'][number]['scopes'] = [];
       for (const sc of f.scopeChain.filter((s) => s.type === 'local' || s.type === 'block' || s.type === 'closure').slice(0, 3)) {
         if (!sc.object.objectId) continue;
