@@ -48,7 +48,6 @@ function options(): AnchorOptions {
   return { pollMs: num(process.env.ANR_ANCHOR_POLL_MS, 50), thresholdMs: num(process.env.ANR_ANCHOR_THRESHOLD_MS, 5000) };
 }
 
-
 function startWorker(): void {
   const opts = options();
   const env = { ...process.env };
