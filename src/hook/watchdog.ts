@@ -62,13 +62,17 @@ const KICK_MS = 50;
  * call of an episode), so while waiting we post a no-op evaluation every KICK_MS to request another.
  * Queued messages are all dispatched by whichever interrupt gets through.
  */
+function kickEvery(ms: number): NodeJS.Timeout {
+  return setInterval(() => {
+    try {
+      session?.post('Runtime.evaluate', { expression: '0', silent: true });
+    } catch {}
+  }, ms);
+}
+
 function post<T>(method: string, params: object | undefined, timeoutMs: number): Promise<T> {
   return new Promise((resolve, reject) => {
-    const kick = setInterval(() => {
-      try {
-        session?.post('Runtime.evaluate', { expression: '0', silent: true });
-      } catch {}
-    }, KICK_MS);
+    const kick = kickEvery(KICK_MS);
     const timer = setTimeout(() => {
       clearInterval(kick);
       reject(new Error(`${method} timed out after ${timeoutMs} ms`));
@@ -233,11 +237,7 @@ async function captureLocals(episode: number): Promise<void> {
     const pausedEvent = new Promise<CallFrame[]>((resolve) => session!.once('Debugger.paused', (m: { params: { callFrames: CallFrame[] } }) => resolve(m.params.callFrames)));
     await post('Debugger.enable', {}, left());
     await post('Debugger.pause', {}, left());
-    const kick = setInterval(() => {
-      try {
-        session?.post('Runtime.evaluate', { expression: '0', silent: true });
-      } catch {}
-    }, KICK_MS);
+    const kick = kickEvery(KICK_MS);
     const frames = await Promise.race([pausedEvent, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the main thread did not pause in time')), left()))]).finally(() => clearInterval(kick));
     paused = true;
     // The top frames that are the app's: a pause often lands inside a Node builtin the app's loop
