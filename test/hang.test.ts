@@ -161,6 +161,15 @@ describe('hang capture', () => {
     assert.match(s.stack[0].function, /mainBusy/);
   });
 
+  test('process.exit() after a hang: same exit code, and no "Waiting for the debugger to disconnect" on stderr', async () => {
+    const out = join(dir, 'exit-after');
+    const script = 'setTimeout(() => { const end = Date.now() + 1600; while (Date.now() < end); setTimeout(() => process.exit(3), 300); }, 50);';
+    const r = await runNode('-e', { nodeArgs: ['--require', join(__dirname, '..', 'src', 'hook', 'index.js')], args: [script], env: { AUTOPSY_DIR: out, AUTOPSY_HANG_MS: THRESHOLD } });
+    assert.equal(r.code, 3);
+    assert.equal(bundlesIn(out).length, 1);
+    assert.doesNotMatch(r.stderr, /Waiting for the debugger/);
+  });
+
   test('AUTOPSY_HANG_MS=0 turns the watchdog off, and a hooked short script still exits at once', async () => {
     const out = join(dir, 'off');
     await runNode(join(HANG, 'episodes.js'), { hook: true, args: ['1500'], env: { AUTOPSY_DIR: out, AUTOPSY_HANG_MS: '0' } });

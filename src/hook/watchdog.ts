@@ -87,12 +87,12 @@ function post<T>(method: string, params: object | undefined, timeoutMs: number):
 }
 
 /**
- * Connects once, on the first hang, and stays connected (idle between episodes, no domain enabled):
- * disconnecting disables the session's HeapProfiler agent, which clears V8's object ids for the
- * whole isolate and would break any later comparison of two heap snapshots by id.
+ * One session per episode, closed at its end. A session left open would make Node print "Waiting for
+ * the debugger to disconnect..." when the app calls process.exit(), changing its stderr. The price:
+ * closing it disables its HeapProfiler agent, which resets V8's heap object ids, so two heap
+ * snapshots taken on either side of a hang cannot be matched object by object (docs/configuration.md).
  */
 function connect(): string | undefined {
-  if (session) return undefined;
   try {
     const inspector = require('node:inspector') as typeof import('node:inspector');
     session = new inspector.Session();
@@ -102,6 +102,13 @@ function connect(): string | undefined {
     session = undefined;
     return (err as Error).message;
   }
+}
+
+function disconnect(): void {
+  try {
+    session?.disconnect();
+  } catch {}
+  session = undefined;
 }
 
 async function onHang(ev: DetectorEvent): Promise<void> {
@@ -131,11 +138,15 @@ async function onHang(ev: DetectorEvent): Promise<void> {
       whyNot = `the main thread did not answer within ${wait} ms: it is ${probe.summary}`;
     }
   }
-  // The snapshot first: once Debugger.pause has interrupted an Atomics.wait and resumed it, V8
-  // no longer services interrupts in that wait, so nothing could run on the main thread after it.
-  if (reply?.path && data.config.hangHeap) await captureHeap(ev.episode, reply.heapUsed ?? 0);
-  if (reply?.path && data.config.hangLocals) await captureLocals(ev.episode);
-  if (!reply?.path && !reply?.skipped) writeFromHere(info, whyNot ?? 'inspector not available');
+  try {
+    // The snapshot first: once Debugger.pause has interrupted an Atomics.wait and resumed it, V8
+    // no longer services interrupts in that wait, so nothing could run on the main thread after it.
+    if (reply?.path && data.config.hangHeap) await captureHeap(ev.episode, reply.heapUsed ?? 0);
+    if (reply?.path && data.config.hangLocals) await captureLocals(ev.episode);
+    if (!reply?.path && !reply?.skipped) writeFromHere(info, whyNot ?? 'inspector not available');
+  } finally {
+    disconnect();
+  }
 }
 
 function callMain(fn: string, args: unknown[], timeoutMs: number): Promise<unknown> {
