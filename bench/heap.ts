@@ -7,9 +7,8 @@
  * the dominators while the main thread does distances and classes); `ours-1t` = analyze(), all on
  * one thread like memlab.
  *
- * Each measurement is one fresh child process (heap-ours.js or heap-memlab.js), so peak RSS (VmHWM)
- * belongs to one tool: the child reports its own at the end; the parent also polls
- * /proc/<pid>/status every 100 ms, which is all there is when a child dies.
+ * Each measurement is one fresh child process (bench/heap-runs.ts), so peak RSS (VmHWM) belongs to
+ * one tool.
  *
  * 1. Synthetic snapshots (src/heap/generate.ts) of ~150 MB and ~600 MB: ROUNDS rounds, ours,
  *    ours-1t and memlab alternating (the order rotates); then one run of ours and of memlab under
@@ -20,25 +19,25 @@
  *    BENCH_HEAP_HUGE_ANCHOR=1 (one run, 30 min at most); BENCH_HEAP_HUGE=0 skips this part.
  * 3. Real snapshots of a small HTTP server (bench/heap-app.ts): idle, and holding 150k sessions
  *    (about the size of the small synthetic one), ROUNDS rounds alternating.
- * Snapshots are written to a temp folder and deleted after use. Takes ~15 minutes on 2 cores;
+ * Snapshots are written to a temp folder and deleted after use (up to 2.2 GB of disk, ~8 GB of
+ * memory with the 2 GB anchor). Takes ~13 minutes on 2 cores, ~20 with BENCH_HEAP_HUGE_ANCHOR=1;
  * BENCH_HEAP_ROUNDS sets the rounds (default 3), BENCH_HEAP_SCALE=0.02 makes every snapshot small.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { writeSyntheticSnapshot } from '../src/heap/generate';
 import { REAL_APP } from './heap-app';
 import { MEMLAB_NODE_FLAGS, ensureMemlab } from './heap-memlab';
-import { procStatus, type ArraySite, type HeapChildReport } from './heap-report';
+import type { ArraySite } from './heap-report';
+import { CHILD_SCRIPTS, figures, ratiosOf, runChild, type Round, type Tool, type ToolFigures } from './heap-runs';
 import { cleanEnv, fmt, machine, printJsonLine, printTable, ROOT, rotated, type Machine } from './harness';
-import { quantile, round2, roundSummary, summarize, type Summary } from './stats';
+import { round2, type Summary } from './stats';
 
 export const TARGET_SPEEDUP = 6;
 export const TARGET_RSS_PER_FILE = 1.5;
 
-const OURS = join(ROOT, 'dist', 'bench', 'heap-ours.js');
-const MEMLAB = join(ROOT, 'dist', 'bench', 'heap-memlab.js');
 const LIMIT = '--max-old-space-size=512';
 const MEMLAB_LIMITED = ['--expose-gc', LIMIT];
 const MB = 2 ** 20;
@@ -63,65 +62,6 @@ const REAL: Spec[] = [
   { label: 'real: idle HTTP server', kind: 'real', sessions: 0, count: 'Session' },
   { label: 'real: HTTP server, 150k sessions', kind: 'real', sessions: 150_000, count: 'Session' },
 ];
-
-type Tool = HeapChildReport['tool'];
-
-interface ChildRun {
-  tool: Tool;
-  ok: boolean;
-  wallMs: number;
-  hwmMb: number;
-  report?: HeapChildReport;
-  /** When not ok: the exit code or signal and the telling stderr line. */
-  failure?: string;
-  /** Phases the child finished (its `@phase` lines), with ms. */
-  phasesDone: string[];
-}
-
-function runChild(tool: Tool, file: string, flags: string[], extra: string[], timeoutMs = 30 * 60_000): Promise<ChildRun> {
-  const args = tool === 'memlab' ? [MEMLAB, file, ...extra] : [OURS, file, ...extra, ...(tool === 'ours-1t' ? ['--one-thread'] : [])];
-  return new Promise((resolve, reject) => {
-    const start = process.hrtime.bigint();
-    let end = start;
-    const child = spawn(process.execPath, [...flags, ...args], { env: cleanEnv(), cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    let polled = 0;
-    let timedOut = false;
-    const poll = setInterval(() => {
-      try {
-        const { hwmMb } = procStatus(child.pid!);
-        if (hwmMb > polled) polled = hwmMb; // NaN once it is a zombie: no Vm lines any more
-      } catch {} // gone
-    }, 100);
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, timeoutMs);
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => {
-      stderr += d;
-      if (stderr.length > 4 * MB) stderr = stderr.slice(-MB); // a V8 OOM dump is long; its head is in the phases
-    });
-    child.on('error', reject);
-    child.on('exit', () => (end = process.hrtime.bigint()));
-    child.on('close', (code, signal) => {
-      clearInterval(poll);
-      clearTimeout(timer);
-      const wallMs = Number(end - start) / 1e6;
-      const phasesDone = [...stderr.matchAll(/^@phase (\S+) (\d+)/gm)].map((m) => `${m[1]} ${m[2]} ms`);
-      const line = stdout.trim().split('\n').reverse().find((l) => l.startsWith('{'));
-      if (code === 0 && line) {
-        const report = JSON.parse(line) as HeapChildReport;
-        resolve({ tool, ok: true, wallMs, hwmMb: Math.max(polled, report.hwmMb), report, phasesDone });
-        return;
-      }
-      const telling = /^(FATAL ERROR: .*|RangeError: .*|.*Error: .*)$/m.exec(stderr)?.[1] ?? stderr.trim().split('\n').pop() ?? '';
-      const how = timedOut ? `killed after ${fmt(timeoutMs / 1000, 0)} s (time limit)` : signal ? `killed by ${signal}` : `exit ${code}`;
-      resolve({ tool, ok: false, wallMs, hwmMb: polled, failure: `${how}: ${telling.slice(0, 200)}`, phasesDone });
-    });
-  });
-}
 
 function log(text: string): void {
   process.stderr.write(`heap: ${text}\n`);
@@ -154,51 +94,6 @@ async function makeSnapshot(spec: Spec, path: string): Promise<SnapshotInfo> {
   const label = SCALE === 1 ? spec.label : `${spec.label} × ${SCALE}`;
   return { label, kind: spec.kind, fileMb: statSync(path).size / MB, nodes, edges, makeS: round2(makeS) };
 }
-
-export interface ToolFigures {
-  tool: Tool;
-  flags: string;
-  runs: number;
-  failed: number;
-  wallS: Summary;
-  /** Parse + analysis inside the child (no Node start-up, no module loading). */
-  workS: Summary;
-  hwmMb: Summary;
-  /** Median peak RSS / file size. */
-  rssPerFile: number;
-  /** Median ms of each phase, and the largest VmHWM seen when it ended. */
-  phases: { name: string; ms: number; hwmMb: number }[];
-  failures: string[];
-  /** How far failed runs got. */
-  failedAfter: { s: number; hwmMb: number; phasesDone: string[] }[];
-  check?: HeapChildReport['check'] & { nodes: number; edges: number };
-}
-
-function figures(tool: Tool, flags: string[], runs: ChildRun[], fileMb: number): ToolFigures {
-  const ok = runs.filter((r) => r.ok);
-  const names = ok[0]?.report?.phases.map((p) => p.name) ?? [];
-  const r0 = ok[0]?.report;
-  const hwm = summarize(ok.map((r) => r.hwmMb));
-  return {
-    tool,
-    flags: flags.join(' ') || '(default)',
-    runs: runs.length,
-    failed: runs.length - ok.length,
-    wallS: roundSummary(summarize(ok.map((r) => r.wallMs / 1000))),
-    workS: roundSummary(summarize(ok.map((r) => r.report!.workMs / 1000))),
-    hwmMb: roundSummary(hwm),
-    rssPerFile: round2(hwm.median / fileMb),
-    phases: names.map((name) => ({
-      name,
-      ms: round2(quantile(ok.map((r) => r.report!.phases.find((p) => p.name === name)?.ms ?? NaN), 0.5)),
-      hwmMb: round2(Math.max(...ok.map((r) => r.report!.phases.find((p) => p.name === name)?.hwmMb ?? 0))),
-    })),
-    failures: runs.filter((r) => !r.ok).map((r) => r.failure!),
-    failedAfter: runs.filter((r) => !r.ok).map((r) => ({ s: round2(r.wallMs / 1000), hwmMb: round2(r.hwmMb), phasesDone: r.phasesDone })),
-    check: r0 ? { ...r0.check, nodes: r0.nodes, edges: r0.edges } : undefined,
-  };
-}
-
 export interface Comparison {
   snapshot: SnapshotInfo;
   rounds: number;
@@ -215,23 +110,6 @@ export interface Comparison {
   limited?: { ours: ToolFigures; memlab?: ToolFigures };
   profile?: { sites: (ArraySite & { bytesPerNode: number; bytesPerEdge: number })[]; stringMb: number; nodes: number; edges: number };
 }
-
-type Round = Partial<Record<Tool, ChildRun>>;
-
-/** Median over rounds of pick(memlab) / pick(ours), over rounds where both succeeded. */
-function ratioOf(rounds: Round[], ours: Tool, pick: (r: ChildRun) => number): number {
-  const ok = rounds.filter((r) => r[ours]?.ok && r.memlab?.ok);
-  return round2(quantile(ok.map((r) => pick(r.memlab!) / pick(r[ours]!)), 0.5));
-}
-
-function ratiosOf(rounds: Round[], ours: Tool): { wall: number; work: number; rss: number } {
-  return {
-    wall: ratioOf(rounds, ours, (r) => r.wallMs),
-    work: ratioOf(rounds, ours, (r) => r.report!.workMs),
-    rss: ratioOf(rounds, ours, (r) => r.hwmMb),
-  };
-}
-
 interface CompareOptions {
   rounds: number;
   anchor: boolean;
@@ -320,7 +198,7 @@ function revision(): string {
 }
 
 export async function runHeap(): Promise<HeapResult> {
-  for (const f of [OURS, MEMLAB]) if (!existsSync(f)) throw new Error(`${f} is missing: build first (npx tsc -p tsconfig.json)`);
+  for (const f of CHILD_SCRIPTS) if (!existsSync(f)) throw new Error(`${f} is missing: build first (npx tsc -p tsconfig.json)`);
   const m0 = machine();
   const rev = revision();
   const rounds = Math.max(1, Number(process.env.BENCH_HEAP_ROUNDS) || 3);

@@ -2,7 +2,7 @@
  * All benchmarks, one after the other (`npm run bench`). Each prints its tables and JSON line as when
  * run alone; the last line is one JSON object holding every result. Missed targets are reported, not
  * turned into an exit code: the figures belong in docs/performance.md, not in a red build.
- * The heap engine benchmark takes ~15 minutes and several GB of memory and disk: it runs only with
+ * The heap engine benchmark takes ~13 minutes and several GB of memory and disk: it runs only with
  * `--heap` or BENCH_HEAP=1 (`npm run bench -- --heap`).
  */
 import { printExceptionBundle, runExceptionBundle } from './exception-bundle';
@@ -46,7 +46,7 @@ async function main(): Promise<void> {
     const speed = heap.comparisons.filter((c) => c.ratios).map((c) => `${c.snapshot.label} ${c.ratios!.wall}x`).join(', ');
     console.log(`heap: memlab/ours wall ${speed || '(no anchor)'} (target >= ${heap.targets.speedup}x); ` +
       `our RSS/file ${heap.comparisons.filter((c) => c.snapshot.kind === 'synthetic').map((c) => c.ours.rssPerFile).join(', ')} (target <= ${heap.targets.rssPerFile})`);
-  } else console.log('heap: not run (add --heap or BENCH_HEAP=1; it takes ~15 minutes)');
+  } else console.log('heap: not run (add --heap or BENCH_HEAP=1; it takes ~13 minutes)');
   printJsonLine({ bench: 'all', results: heap ? [startup, exceptionBundle, hang, heap] : [startup, exceptionBundle, hang] });
 }
 
