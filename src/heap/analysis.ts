@@ -31,7 +31,9 @@ export function analyze(s: SnapshotWithLocations, progress?: Progress): Analysis
 
 /**
  * The same, with retainers and Lengauer–Tarjan on a worker thread while this one computes the
- * distances and the classes (DevTools splits its work the same way): about 35 % faster on 2 cores.
+ * distances and the classes (DevTools splits its work the same way). bench/heap.ts measured 3-12 %
+ * faster on 2 cores, for 9-26 % more peak RSS (copies of firstEdge/edgeTo for the worker), so the CLI
+ * uses analyze().
  */
 export async function analyzeParallel(s: SnapshotWithLocations, progress?: Progress): Promise<Analysis> {
   progress?.('dominators', 0);
