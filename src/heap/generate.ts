@@ -521,13 +521,18 @@ class Out {
     this.room(s.length);
     this.pos += this.buf.write(s, this.pos, 'latin1');
   }
-  /** One node of Node 20's layout: type,name,id,self_size,edge_count,trace_node_id,detachedness. */
-  node(type: number, name: number, id: number, size: number, edges: number): void {
-    this.room(96);
-    const b = this.buf;
+  /** Reserves room for one number record and writes the ",\n" that separates it from the last; returns the write position. */
+  private record(bytes: number): number {
+    this.room(bytes);
     let p = this.pos;
     if (this.first) this.first = false;
-    else (b[p++] = 0x0a), (b[p++] = 0x2c);
+    else (this.buf[p++] = 0x0a), (this.buf[p++] = 0x2c);
+    return p;
+  }
+  /** One node of Node 20's layout: type,name,id,self_size,edge_count,trace_node_id,detachedness. */
+  node(type: number, name: number, id: number, size: number, edges: number): void {
+    const b = this.buf;
+    let p = this.record(96);
     p = putUint(b, p, type);
     b[p++] = 0x2c;
     p = putUint(b, p, name);
@@ -544,11 +549,8 @@ class Out {
     this.pos = p;
   }
   edge(type: number, name: number, toNode: number): void {
-    this.room(64);
     const b = this.buf;
-    let p = this.pos;
-    if (this.first) this.first = false;
-    else (b[p++] = 0x0a), (b[p++] = 0x2c);
+    let p = this.record(64);
     p = putUint(b, p, type);
     b[p++] = 0x2c;
     p = putUint(b, p, name);
