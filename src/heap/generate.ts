@@ -521,7 +521,7 @@ class Out {
     this.room(s.length);
     this.pos += this.buf.write(s, this.pos, 'latin1');
   }
-  /** Reserves room for one number record and writes the ",\n" that separates it from the last; returns the write position. */
+  /** Reserves room for one number record and writes the "\n," that separates it from the previous one; returns the write position. */
   private record(bytes: number): number {
     this.room(bytes);
     let p = this.pos;
