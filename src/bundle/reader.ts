@@ -96,8 +96,9 @@ export function bundleStack(b: Bundle): Frame[] | undefined {
 
 export function bundleTimeline(b: Bundle): TimelineEvent[] {
   const t = b.json.get(ENTRY.timeline) as { events?: TimelineEvent[] } | TimelineEvent[] | undefined;
-  if (Array.isArray(t)) return t;
-  return Array.isArray(t?.events) ? t.events : [];
+  const list = Array.isArray(t) ? t : Array.isArray(t?.events) ? t.events : [];
+  // A hostile or damaged bundle may hold anything here: keep only well-formed events.
+  return list.filter((e): e is TimelineEvent => !!e && typeof e === 'object' && typeof e.kind === 'string' && typeof e.time === 'number');
 }
 
 export function bundleExcerpts(b: Bundle): SourceExcerpt[] {

@@ -86,6 +86,36 @@ export function headlineOf(reason: string, error: ErrorRecord | undefined, stack
   return top ? `${reason} at ${displayName(top.function)} (${frameLocation(top, cwd)})` : reason;
 }
 
+const MB = 1024 * 1024;
+
+/**
+ * The headline of a bundle that `collect` made from a dead process's recorder, or of a leak bundle:
+ * "killed at 14:02:11 (no exit recorded); RSS 1.9 GB, rising 40 MB/min".
+ */
+export function deathLine(reason: string, trigger: Record<string, unknown> | undefined, events: TimelineEvent[], leak: unknown): string | undefined {
+  const t = trigger ?? {};
+  if (reason === 'memory-leak') {
+    const l = leak as { suspects?: { name: string; countDelta: number; sizeDelta: number; heldBy?: { chain: string }[] }[] } | undefined;
+    const top = l?.suspects?.[0];
+    const grew = typeof t.floorA === 'number' && typeof t.floorB === 'number' ? `heap after GC ${((t.floorA as number) / MB).toFixed(1)} → ${((t.floorB as number) / MB).toFixed(1)} MB` : 'heap after GC kept growing';
+    if (!top) return `memory leak: ${grew}${l ? '' : ' (diff not computed yet: autopsy-ts leak-report)'}`;
+    const held = top.heldBy?.[0]?.chain ? `, held by ${top.heldBy[0].chain}` : '';
+    return `memory leak: ${grew}; ${top.name} +${top.countDelta.toLocaleString('en-US')} (${(top.sizeDelta / MB).toFixed(1)} MB)${held}`;
+  }
+  if (!t.collected) return undefined;
+  const at = typeof t.lastEventAt === 'string' ? t.lastEventAt.slice(11, 19) : '?';
+  const mem: string[] = [];
+  if (typeof t.rss === 'number') mem.push(`RSS ${(t.rss / MB).toFixed(0)} MB`);
+  if (typeof t.rssMbPerMin === 'number' && Math.abs(t.rssMbPerMin) >= 1) mem.push(`${t.rssMbPerMin > 0 ? 'rising' : 'falling'} ${Math.abs(t.rssMbPerMin)} MB/min`);
+  const near = events.filter((e) => e.kind === 'oom-near').pop();
+  if (reason === 'oom' && near) {
+    mem.unshift(`heap at ${Math.round(Number(near.ratio) * 100)} % of its ${(Number(near.heapLimit) / MB).toFixed(0)} MB limit`);
+    return `out of memory at ${at} UTC; ${mem.join(', ')}`;
+  }
+  const how = reason === 'killed' ? 'killed (no exit recorded: SIGKILL or an unhandled signal)' : reason;
+  return `${how} at ${at} UTC${mem.length ? `; ${mem.join(', ')}` : ''}`;
+}
+
 export function summarize(b: Bundle): Summary {
   const m = b.manifest;
   const error = bundleError(b);
@@ -111,7 +141,9 @@ export function summarize(b: Bundle): Summary {
     hook: m.hook,
     cluster: m.cluster,
     trigger: m.trigger,
-    headline: hang ? hangLine(hang, stack, cwd) : headlineOf(String(m.reason), error, stack, cwd),
+    headline: hang
+      ? hangLine(hang, stack, cwd)
+      : (!error && deathLine(String(m.reason), m.trigger, events, b.json.get('leak.json'))) || headlineOf(String(m.reason), error, stack, cwd),
     hang,
     error,
     stack,

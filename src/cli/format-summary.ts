@@ -1,3 +1,5 @@
+import { describeEvent } from '../timeline/events';
+import type { TimelineEvent } from '../bundle/types';
 import { frameLocation, type Summary } from '../bundle/summary';
 import type { ErrorRecord, Frame, SourceExcerpt } from '../bundle/types';
 import { mdCode, mdText, safeJson, safeLine } from './sanitize';
@@ -58,16 +60,11 @@ function timeOfDay(t: unknown): string {
 
 /** One line for an event: its message (or reason, or signal) and its data, compactly. */
 export function eventText(ev: Record<string, unknown>): string {
-  const head = [ev.message, ev.reason, ev.signal].find((v) => typeof v === 'string') ?? '';
-  let data = '';
-  if (ev.data !== undefined) {
-    try {
-      data = JSON.stringify(ev.data);
-    } catch {
-      data = '';
-    }
+  try {
+    return describeEvent(ev as TimelineEvent);
+  } catch {
+    return '';
   }
-  return data ? `${head} ${data}` : String(head);
 }
 
 export function formatText(s: Summary): string {

@@ -113,6 +113,38 @@ export function buildProgram(): Command {
     });
 
   program
+    .command('timeline')
+    .description("the flight recorder's events in a bundle: samples, GC, net, http, warnings, signals, exits, breadcrumbs, hangs")
+    .argument('<bundle>', 'a bundle (.tgz)')
+    .option('--kind <kinds>', 'only these kinds, comma-separated (e.g. net,http or sample)', (v: string, prev: string[] = []) => [...prev, ...v.split(',')])
+    .option('--json', 'print {events: [...]} as JSON')
+    .action(async (bundle: string, opts: { kind?: string[]; json?: boolean }) => {
+      const { timelineCommand } = await import('./timeline.js');
+      out(await timelineCommand(bundle, opts));
+    });
+
+  program
+    .command('collect')
+    .description('turn the flight recorders of processes that are gone (SIGKILL, OOM, fatal errors) into bundles')
+    .argument('[dir]', 'bundle folder (default: $AUTOPSY_DIR or ./autopsy-bundles)')
+    .option('--stale <seconds>', "collect other hosts' recorders after this long without a write (default 600)", seconds)
+    .option('--json', 'print the results as JSON')
+    .action(async (dir: string | undefined, opts: { stale?: number; json?: boolean }) => {
+      const { collectCommand } = await import('./collect.js');
+      out(collectCommand(dir ? resolve(dir) : defaultBundleDir(), opts));
+    });
+
+  program
+    .command('leak-report')
+    .description('compute the leak diff of a memory-leak bundle (the hook does this by itself) and add it as leak.json')
+    .argument('<bundle>', 'a memory-leak bundle (.tgz) with heap/leak-a and heap/leak-b')
+    .action(async (bundle: string) => {
+      const { leakReport } = await import('./leak-report.js');
+      const r = await leakReport(bundle);
+      out(`${safeLine(bundle)}: leak.json added (${r.suspects} suspects, ${r.tookMs} ms)\n`);
+    });
+
+  program
     .command('demo')
     .description('run the example apps under the hook (they really crash), then show the newest bundle')
     .option('--dir <dir>', 'where the bundles go', 'autopsy-bundles')

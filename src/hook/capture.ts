@@ -11,7 +11,8 @@ import { toErrorRecord } from './error-record';
 import { excerptsFor } from './excerpts';
 import { hookFailure, hookLog } from './log';
 import { mapFrames, nodeMapsEnabled } from './source-maps';
-import { state } from './state';
+import { state, timelineEvents } from './state';
+import { tailSnapshot } from './stdio-tail';
 import { HOOK_ROOT, getHookVersion } from './version';
 
 export interface CaptureRequest {
@@ -195,9 +196,11 @@ function captureUnguarded(req: CaptureRequest): CaptureResult {
     warnings.push(`diagnostic report: ${(err as Error).message}`);
   }
 
-  const events: TimelineEvent[] = [...s.breadcrumbs, ...(req.events ?? [])];
+  const events: TimelineEvent[] = [...timelineEvents(), ...(req.events ?? [])];
   events.push({ time: time.getTime(), kind: 'trigger', reason: req.reason, message: errorRecord ? `${errorRecord.name}: ${errorRecord.message}`.slice(0, 500) : undefined });
   files.push({ name: ENTRY.timeline, data: json({ events }) });
+  const tail = tailSnapshot();
+  if (tail) files.push({ name: 'stdio.json', data: json(tail) });
 
   try {
     const excerpts = excerptsFor(allFrames, undefined, warnings);

@@ -21,6 +21,26 @@ export interface Config {
   hangHeap: boolean;
   /** Longest a heap snapshot may be expected to take (from heapUsed); larger ones are skipped, with the reason. */
   heapMaxMs: number;
+  /** Flight recorder: ms between samples (0 turns the sampler off). */
+  sampleMs: number;
+  /** Persist the timeline beside the bundles so that SIGKILL and fatal errors leave it behind. */
+  persist: boolean;
+  /** Bytes of stdout/stderr kept (0 turns the tail off). */
+  tailBytes: number;
+  /** Near the heap limit: a heap snapshot and a report, for an `oom` bundle. */
+  oom: boolean;
+  /** Fraction of the old generation limit at which the OOM evidence is taken. V8 may give up at 80 % already ("ineffective mark-compacts"). */
+  oomAt: number;
+  /** Let Node write its diagnostic report on a fatal error (adds Node's two report lines to stderr). */
+  fatalReport: boolean;
+  /** At start-up, turn the recorders of dead processes in the bundle folder into bundles. */
+  collectAtStart: boolean;
+  /** Leak trigger: off unless AUTOPSY_LEAK=1. */
+  leak: boolean;
+  /** Growth of the heap after GC, in bytes, that counts as a leak (and again between snapshots A and B). */
+  leakGrowth: number;
+  /** The growth must be sustained over at least this long. */
+  leakWindowMs: number;
 }
 
 export const DEFAULTS: Config = {
@@ -35,6 +55,16 @@ export const DEFAULTS: Config = {
   hangLocals: true,
   hangHeap: false,
   heapMaxMs: 60_000,
+  sampleMs: 1000,
+  persist: true,
+  tailBytes: 64 * 1024,
+  oom: true,
+  oomAt: 0.75,
+  fatalReport: false,
+  collectAtStart: true,
+  leak: false,
+  leakGrowth: 32 * 1024 ** 2,
+  leakWindowMs: 120_000,
 };
 
 /** Signals that cannot or must not carry on-demand captures. */
@@ -126,7 +156,41 @@ export function readConfig(env: NodeJS.ProcessEnv, cwd: string): { config: Confi
     if (n === undefined) bad('AUTOPSY_HEAP_MAX_MS', v, 'milliseconds >= 1000');
     else config.heapMaxMs = n;
   }
-  for (const [name, key] of [['AUTOPSY_HANG_LOCALS', 'hangLocals'], ['AUTOPSY_HANG_HEAP', 'hangHeap']] as const) {
+  if ((v = e('AUTOPSY_SAMPLE_MS')) !== undefined) {
+    const n = parseInteger(v, 0);
+    if (n === undefined || (n !== 0 && n < 100)) bad('AUTOPSY_SAMPLE_MS', v, 'milliseconds >= 100, or 0 to turn off');
+    else config.sampleMs = n;
+  }
+  if ((v = e('AUTOPSY_TAIL')) !== undefined) {
+    const b = parseBool(v);
+    const n = b === undefined ? parseBytes(v) : b ? DEFAULTS.tailBytes : 0;
+    if (n === undefined || n > 16 * 1024 ** 2) bad('AUTOPSY_TAIL', v, '0, 1, or a size up to 16M (e.g. 64K)');
+    else config.tailBytes = n;
+  }
+  if ((v = e('AUTOPSY_OOM_AT')) !== undefined) {
+    const n = Number(v);
+    if (!(n >= 0.5 && n <= 0.98)) bad('AUTOPSY_OOM_AT', v, 'a fraction of the heap limit between 0.5 and 0.98');
+    else config.oomAt = n;
+  }
+  if ((v = e('AUTOPSY_LEAK_GROWTH')) !== undefined) {
+    const n = parseBytes(v);
+    if (n === undefined || n < 1024 * 1024) bad('AUTOPSY_LEAK_GROWTH', v, 'a size of at least 1M (e.g. 32M)');
+    else config.leakGrowth = n;
+  }
+  if ((v = e('AUTOPSY_LEAK_WINDOW_MS')) !== undefined) {
+    const n = parseInteger(v, 1000);
+    if (n === undefined) bad('AUTOPSY_LEAK_WINDOW_MS', v, 'milliseconds >= 1000');
+    else config.leakWindowMs = n;
+  }
+  for (const [name, key] of [
+    ['AUTOPSY_HANG_LOCALS', 'hangLocals'],
+    ['AUTOPSY_HANG_HEAP', 'hangHeap'],
+    ['AUTOPSY_RECORDER', 'persist'],
+    ['AUTOPSY_OOM', 'oom'],
+    ['AUTOPSY_FATAL_REPORT', 'fatalReport'],
+    ['AUTOPSY_COLLECT', 'collectAtStart'],
+    ['AUTOPSY_LEAK', 'leak'],
+  ] as const) {
     if ((v = e(name)) !== undefined) {
       const b = parseBool(v);
       if (b === undefined) bad(name, v, '0 or 1');

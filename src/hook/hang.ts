@@ -21,6 +21,8 @@ export const SLOT = {
   STARTED: 1,
   /** The last hang episode that has a bundle; whoever claims it with compareExchange writes it. */
   WRITTEN: 2,
+  /** 1 while the hook itself blocks the loop on purpose (a heap snapshot for OOM or a leak): not a hang. */
+  QUIET: 3,
 } as const;
 
 export const HANG_KEY = Symbol.for('autopsy-ts.hang');
@@ -123,6 +125,21 @@ function loopFreed(gapMs: number): void {
   }
 }
 
+/**
+ * Runs `fn`, which blocks the loop on purpose (the hook's own heap snapshot), without the watchdog
+ * calling it a hang, and without the gap being recorded as one.
+ */
+function quiet<T>(fn: () => T): T {
+  Atomics.store(hb!, SLOT.QUIET, 1);
+  try {
+    return fn();
+  } finally {
+    lastBeatMs = uptimeMs();
+    Atomics.store(hb!, SLOT.BEAT, beatValue(lastBeatMs));
+    Atomics.store(hb!, SLOT.QUIET, 0);
+  }
+}
+
 /** Called by the watchdog through Runtime.evaluate, on this thread, while the loop is blocked. */
 function captureHang(info: HangInfo): HangReply {
   if (Atomics.compareExchange(hb!, SLOT.WRITTEN, info.episode - 1, info.episode) !== info.episode - 1) return { skipped: 'already written' };
@@ -193,7 +210,7 @@ export function startWatchdog(config: Config): void {
   Atomics.store(hb, SLOT.BEAT, beatValue(lastBeatMs));
   Atomics.store(hb, SLOT.STARTED, 1);
   setInterval(beat, intervalMs).unref();
-  Object.defineProperty(globalThis, HANG_KEY, { value: { capture: captureHang, addLocals, annotate, takeHeap }, configurable: true, enumerable: false });
+  Object.defineProperty(globalThis, HANG_KEY, { value: { capture: captureHang, addLocals, annotate, takeHeap, quiet }, configurable: true, enumerable: false });
 
   // The worker must not load the hook again: no inherited execArgv (--require), no NODE_OPTIONS.
   const env = { ...process.env };
@@ -201,5 +218,8 @@ export function startWatchdog(config: Config): void {
   const data: WatchdogData = { sab, thresholdMs, intervalMs, config, startCwd: state().startCwd, pid: process.pid };
   const worker = new Worker(join(__dirname, 'watchdog.js'), { execArgv: [], env, workerData: data, stdout: false, stderr: false, resourceLimits: { maxOldGenerationSizeMb: 48 } });
   worker.unref();
+  try {
+    (require('./recorder') as typeof import('./recorder')).ownThreads.add(worker.threadId);
+  } catch {}
   worker.on('error', (err) => hookFailure('hang watchdog', err));
 }

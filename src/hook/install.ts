@@ -29,6 +29,8 @@ export function install(): void {
     setTimeout(registerForDump, 0).unref();
   }
   if (config.hangMs) setTimeout(startHangWatch, 0).unref();
+  startEarlyRecording();
+  setTimeout(startRecording, 0).unref();
   // Load the capture code once the process has settled, so that a crash does not pay for it on its
   // fatal path (about 15 ms). Short-lived processes never reach this, and the timer keeps nobody alive.
   setTimeout(warmCapture, WARM_AFTER_MS).unref();
@@ -39,6 +41,48 @@ const WARM_AFTER_MS = 3000;
 /** On the first loop turn: module loading at start-up is not watched (docs/configuration.md). */
 const startHangWatch = guard('starting the hang watchdog', () => {
   if (isMainThread()) (require('./hang') as typeof import('./hang')).startWatchdog(state().config);
+});
+
+const startEarlyRecording = guard('starting the flight recorder', () => {
+  if (isMainThread()) (require('./recorder') as typeof import('./recorder')).startEarlySources();
+});
+
+/**
+ * The flight recorder's sampler starts on the first loop turn, and so does its persistence; a start-up
+ * collect of dead predecessors' recorders follows a little later (collect.ts).
+ */
+const startRecording = guard('starting the flight recorder', () => {
+  if (!isMainThread()) return;
+  const cfg = state().config;
+  const recorder = require('./recorder') as typeof import('./recorder');
+  recorder.startRecorder(cfg);
+  if (cfg.persist) {
+    const file = require('./recorder-file') as typeof import('./recorder-file');
+    file.startPersist(recorder.heapLimit());
+    const oom = require('./oom') as typeof import('./oom');
+    if (cfg.oom) recorder.watchHeap(oom.watchOom(cfg));
+    const dir = file.recorderDir();
+    if (cfg.fatalReport && dir) oom.armFatalReport(dir);
+    if (cfg.collectAtStart) setTimeout(collectAtStart, COLLECT_AFTER_MS).unref();
+  }
+  if (cfg.leak) recorder.watchHeap((require('./leak') as typeof import('./leak')).watchLeak(cfg));
+});
+
+const COLLECT_AFTER_MS = 100;
+
+/** A restarted service turns its predecessor's death into a bundle. Cheap when there is nothing to do. */
+const collectAtStart = guard('collecting recorders of dead processes', () => {
+  const file = require('./recorder-file') as typeof import('./recorder-file');
+  const dir = file.recorderDir();
+  if (!dir || !file.hasOthers()) return;
+  const cfg = state().config;
+  const { collectDir } = require('./collect') as typeof import('./collect');
+  const { dirname } = require('node:path') as typeof import('node:path');
+  for (const r of collectDir(dirname(dir), { by: 'hook', maxBundles: cfg.maxBundles, maxBytes: cfg.maxBytes, maxSnapshotBytes: 64 * 1024 ** 2 })) {
+    if (r.bundle) hookLog(`collected the recorder of a process that is gone: wrote ${r.bundle} (${r.reason})`);
+    else if (r.error) hookLog(`could not collect ${r.recorder}: ${r.error}`);
+    else if (r.skipped && /collect$/.test(r.skipped)) hookLog(`left ${r.recorder}: ${r.skipped}`);
+  }
 });
 
 const warmCapture = guard('loading the capture code', () => {
@@ -131,6 +175,11 @@ function wrapEmit(): void {
       } catch (err) {
         hookFailure('unhandled rejection capture', err);
       }
+    } else if (typeof event === 'string' && event.startsWith('SIG') && event !== state().config.signal) {
+      // A signal the app handles (one it does not handle ends the process before any JS runs).
+      try {
+        record({ time: Date.now(), kind: 'signal', signal: event, handled: true });
+      } catch {}
     }
     return (original as (...a: unknown[]) => boolean).apply(this, [event, ...args]);
   };

@@ -14,7 +14,7 @@ import type { Session } from 'node:inspector';
 import { workerData } from 'node:worker_threads';
 import type * as CaptureModule from './capture';
 import { HANG_KEY, SLOT, type HangInfo, type HangRecord, type HangReply, type LocalsRecord, type WatchdogData } from './hang';
-import { HangDetector, type DetectorEvent } from './hang-detector';
+import { HangDetector, beatValue, type DetectorEvent } from './hang-detector';
 import { probeThread } from './hang-probe';
 import { memoryRoom, snapshotHeadroom } from './headroom';
 import { hookFailure } from './log';
@@ -42,7 +42,9 @@ function tick(): void {
   let next = data.intervalMs;
   try {
     const started = Atomics.load(hb, SLOT.STARTED) === 1;
-    const r = detector.check(uptimeMs(), started ? Atomics.load(hb, SLOT.BEAT) : undefined);
+    // While the hook blocks the loop on purpose (QUIET), the heartbeat counts as fresh.
+    const beat = !started ? undefined : Atomics.load(hb, SLOT.QUIET) === 1 ? beatValue(uptimeMs()) : Atomics.load(hb, SLOT.BEAT);
+    const r = detector.check(uptimeMs(), beat);
     next = r.nextCheckMs;
     if (r.event?.type === 'hang') void onHang(r.event);
     if (r.event?.type === 'recovered') onRecovered(r.event);

@@ -1,0 +1,279 @@
+import type { Config } from './config';
+import { hookFailure } from './log';
+import { record, state } from './state';
+import { requestSummary, subscribeHttp, type HttpCounters, newHttpCounters } from './recorder-http';
+import { tailSnapshot, startTail } from './stdio-tail';
+
+/**
+ * The flight recorder's sources: what the process did in the minutes before a capture.
+ *
+ * - a sample every AUTOPSY_SAMPLE_MS: memory, event-loop utilisation and delay, CPU, active resources,
+ *   GC and HTTP counts since the previous sample;
+ * - GC pauses: major collections and any pause of 10 ms or more one by one, the rest counted per sample;
+ * - process warnings, child process and worker thread exits (cluster workers named);
+ * - net client sockets and HTTP/undici requests through diagnostics_channel (recorder-http.ts).
+ *
+ * Nothing here uses async_hooks or patches a prototype. Every callback is guarded: a failure is one line
+ * on stderr and that source stops, the app goes on.
+ */
+
+const GC_EVENT_MIN_MS = 10;
+const DELAY_RESOLUTION_MS = 20;
+
+interface Sampler {
+  elu?: import('node:perf_hooks').EventLoopUtilization;
+  cpu?: NodeJS.CpuUsage;
+  delay?: import('node:perf_hooks').IntervalHistogram;
+  gc: { count: number; ms: number; major: number };
+  http: HttpCounters;
+  heapLimit: number;
+}
+
+let sampler: Sampler | undefined;
+/** Requests counted before the sampler starts go nowhere (they still get their events). */
+const earlyHttp = newHttpCounters();
+const failed = new Set<string>();
+
+function guarded<A extends unknown[]>(what: string, fn: (...a: A) => void): (...a: A) => void {
+  return (...a: A) => {
+    if (failed.has(what)) return;
+    try {
+      fn(...a);
+    } catch (err) {
+      failed.add(what);
+      hookFailure(`flight recorder (${what})`, err);
+    }
+  };
+}
+
+/** Listeners that want to look at each sample or major GC (OOM evidence, leak trigger). */
+export interface HeapWatcher {
+  onHeap(heapUsed: number, heapLimit: number, afterMajorGc: boolean): void;
+}
+const watchers: HeapWatcher[] = [];
+export function watchHeap(w: HeapWatcher): void {
+  watchers.push(w);
+}
+
+function notifyWatchers(heapUsed: number, afterMajorGc: boolean): void {
+  for (const w of watchers) {
+    try {
+      w.onHeap(heapUsed, sampler?.heapLimit ?? 0, afterMajorGc);
+    } catch (err) {
+      hookFailure('heap watcher', err);
+    }
+  }
+}
+
+let early = false;
+
+/**
+ * The event sources, installed with the hook so that a warning or a connection made while the app's
+ * main module runs is seen: a warning listener and diagnostics_channel subscriptions, which cost nothing
+ * until something is published. Main thread only.
+ */
+export function startEarlySources(): void {
+  if (early) return;
+  early = true;
+  process.on('warning', guarded('warnings', onWarning));
+  subscribeChannels();
+}
+
+/** Starts the sampler, GC observer and output tail. Called on the first turn of the loop, main thread only. */
+export function startRecorder(config: Config): void {
+  if (sampler) return;
+  startEarlySources();
+  const v8 = require('node:v8') as typeof import('node:v8');
+  sampler = { gc: { count: 0, ms: 0, major: 0 }, http: newHttpCounters(), heapLimit: oldGenerationLimit(v8.getHeapStatistics().heap_size_limit) };
+  const s = sampler;
+  if (config.sampleMs) {
+    const perf = require('node:perf_hooks') as typeof import('node:perf_hooks');
+    s.elu = perf.performance.eventLoopUtilization();
+    s.cpu = process.cpuUsage();
+    try {
+      // A 20 ms resolution is plenty for p99 over a second, and costs one timer wake-up per 20 ms.
+      s.delay = perf.monitorEventLoopDelay({ resolution: DELAY_RESOLUTION_MS });
+      s.delay.enable();
+    } catch {}
+    setInterval(guarded('sampler', takeSample), config.sampleMs).unref();
+  }
+  startGcObserver();
+  if (config.tailBytes) guarded('stdio tail', startTail)(config.tailBytes);
+}
+
+/**
+ * Pure: the old generation's limit, which is what a process runs out of. V8's heap_size_limit adds the
+ * young generation's reserve (3 semi-spaces of 16 MB on 64-bit: --max-old-space-size=64 gives 112 MB),
+ * and the heap dies with heapUsed near the old limit, at about 57 % of heap_size_limit there.
+ */
+export function oldGenerationLimit(heapSizeLimit: number): number {
+  return heapSizeLimit - Math.min(48 * 1024 * 1024, heapSizeLimit / 2);
+}
+
+function takeSample(): void {
+  const s = sampler!;
+  const perf = require('node:perf_hooks') as typeof import('node:perf_hooks');
+  const mu = process.memoryUsage();
+  const now = perf.performance.eventLoopUtilization();
+  const elu = perf.performance.eventLoopUtilization(now, s.elu);
+  s.elu = now;
+  const cpu = process.cpuUsage(s.cpu);
+  s.cpu = process.cpuUsage();
+  const ev: Record<string, unknown> & { time: number; kind: string } = {
+    time: Date.now(),
+    kind: 'sample',
+    rss: mu.rss,
+    heapUsed: mu.heapUsed,
+    heapTotal: mu.heapTotal,
+    external: mu.external,
+    arrayBuffers: mu.arrayBuffers,
+    heapLimit: s.heapLimit,
+    elu: Math.round(elu.utilization * 1000) / 1000,
+    cpuUserMs: Math.round(cpu.user / 1000),
+    cpuSystemMs: Math.round(cpu.system / 1000),
+  };
+  if (s.delay) {
+    // The histogram records the time between two wake-ups of its 20 ms timer: the delay is what exceeds 20 ms.
+    const ms = (ns: number) => Math.max(0, Math.round(ns / 1e4) / 100 - DELAY_RESOLUTION_MS);
+    if (s.delay.count > 0) {
+      ev.delayP50Ms = ms(s.delay.percentile(50));
+      ev.delayP99Ms = ms(s.delay.percentile(99));
+      ev.delayMaxMs = ms(s.delay.max);
+    }
+    s.delay.reset();
+  }
+  const { handles, requests } = activeResources();
+  ev.handles = handles;
+  ev.requests = requests;
+  if (s.gc.count) ev.gc = { count: s.gc.count, ms: Math.round(s.gc.ms * 10) / 10, major: s.gc.major };
+  s.gc = { count: 0, ms: 0, major: 0 };
+  const http = requestSummary(s.http);
+  if (http) ev.http = http;
+  s.http = newHttpCounters();
+  record(ev);
+  notifyWatchers(mu.heapUsed, false);
+}
+
+/** Active libuv handles and requests by type; requests are the *Req* resources (FSReqCallback, ...). */
+function activeResources(): { handles: Record<string, number>; requests: Record<string, number> } {
+  const handles: Record<string, number> = {};
+  const requests: Record<string, number> = {};
+  const info = (process as unknown as { getActiveResourcesInfo?: () => string[] }).getActiveResourcesInfo?.() ?? [];
+  for (const t of info) {
+    const into = /Req/.test(t) ? requests : handles;
+    into[t] = (into[t] ?? 0) + 1;
+  }
+  return { handles, requests };
+}
+
+/** perf_hooks.constants.NODE_PERFORMANCE_GC_*: MINOR 1, MAJOR 4, INCREMENTAL 8, WEAKCB 16. */
+const GC_KINDS: Record<number, string> = { 1: 'minor', 4: 'major', 8: 'incremental', 16: 'weakcb' };
+
+function startGcObserver(): void {
+  const perf = require('node:perf_hooks') as typeof import('node:perf_hooks');
+  const v8 = require('node:v8') as typeof import('node:v8');
+  const origin = perf.performance.timeOrigin;
+  const obs = new perf.PerformanceObserver(
+    guarded('gc', (list: import('node:perf_hooks').PerformanceObserverEntryList) => {
+      const s = sampler!;
+      let major = false;
+      for (const e of list.getEntries()) {
+        const kindNo = (e as { detail?: { kind?: number } }).detail?.kind ?? 0;
+        const kind = GC_KINDS[kindNo] ?? String(kindNo);
+        s.gc.count++;
+        s.gc.ms += e.duration;
+        if (kind === 'major') {
+          s.gc.major++;
+          major = true;
+        }
+        if (kind === 'major' || e.duration >= GC_EVENT_MIN_MS) {
+          record({ time: Math.round(origin + e.startTime), kind: 'gc', gcKind: kind, durationMs: Math.round(e.duration * 100) / 100 });
+        }
+      }
+      // After every batch, not only majors: a fast leak can die within a few hundred ms of crossing the line.
+      notifyWatchers(v8.getHeapStatistics().used_heap_size, major);
+    }),
+  );
+  obs.observe({ entryTypes: ['gc'] });
+  // The observer must not keep the process alive; Node does not hold the loop for it.
+}
+
+function onWarning(w: Error & { code?: string }): void {
+  record({ time: Date.now(), kind: 'warning', name: w.name, code: w.code, message: String(w.message).slice(0, 500) });
+}
+
+/** Threads the hook starts itself (the hang watchdog): their exits are not the app's. */
+export const ownThreads = new Set<number>();
+
+function subscribeChannels(): void {
+  const dc = require('node:diagnostics_channel') as typeof import('node:diagnostics_channel');
+  const sub = (name: string, fn: (msg: never) => void) => dc.subscribe(name, guarded(name, fn as (m: unknown) => void));
+  sub('net.client.socket', ({ socket }: { socket: import('node:net').Socket }) => watchSocket(socket));
+  sub('child_process', ({ process: child }: { process: import('node:child_process').ChildProcess }) => watchChild(child));
+  sub('worker_threads', ({ worker }: { worker: import('node:worker_threads').Worker }) => watchWorker(worker));
+  subscribeHttp(sub, () => sampler?.http ?? earlyHttp);
+}
+
+/**
+ * A client socket's life: connect, then close (with the error it closed on, if any). Only 'connect' and
+ * 'close' listeners are added: an 'error' listener would stop an unhandled socket error from being fatal.
+ */
+function watchSocket(socket: import('node:net').Socket): void {
+  const started = Date.now();
+  let remote: { remoteAddress?: string; remotePort?: number } = {};
+  socket.once('connect', guarded('net connect', () => {
+    remote = { remoteAddress: socket.remoteAddress, remotePort: socket.remotePort };
+    record({ time: Date.now(), kind: 'net', event: 'connect', ...remote, localPort: socket.localPort });
+  }));
+  socket.once('close', guarded('net close', (hadError: boolean) => {
+    const err = (socket as unknown as { errored?: (Error & { code?: string; address?: string; port?: number }) | null }).errored;
+    const where = remote.remoteAddress ? remote : { remoteAddress: err?.address, remotePort: err?.port };
+    record({
+      time: Date.now(),
+      kind: 'net',
+      event: err || hadError ? 'error' : 'close',
+      ...where,
+      error: err ? `${err.code ?? err.name}: ${String(err.message).slice(0, 300)}` : undefined,
+      durationMs: Date.now() - started,
+      bytesRead: socket.bytesRead,
+      bytesWritten: socket.bytesWritten,
+    });
+  }));
+}
+
+function watchChild(child: import('node:child_process').ChildProcess): void {
+  const file = (child as unknown as { spawnfile?: string }).spawnfile;
+  let workerId: number | undefined;
+  // cluster.fork() registers the worker right after spawning it, and forgets it again on disconnect,
+  // which can come before the exit: look it up on the next turn. Only when the app loaded cluster.
+  if ((process as unknown as { moduleLoadList?: string[] }).moduleLoadList?.includes('NativeModule cluster')) {
+    setImmediate(guarded('cluster worker lookup', () => {
+      const cluster = require('node:cluster') as import('node:cluster').Cluster;
+      if (!cluster.isPrimary || !cluster.workers) return;
+      for (const w of Object.values(cluster.workers)) if (w && w.process === child) workerId = w.id;
+    }));
+  }
+  child.once('exit', guarded('child exit', (code: number | null, signal: NodeJS.Signals | null) => {
+    const what = workerId === undefined ? 'child' : 'cluster-worker';
+    record({ time: Date.now(), kind: 'exit', what, pid: child.pid, file, workerId, code, signal });
+  }));
+}
+
+function watchWorker(worker: import('node:worker_threads').Worker): void {
+  const threadId = worker.threadId;
+  worker.once('exit', guarded('worker exit', (code: number) => {
+    if (ownThreads.has(threadId)) return;
+    record({ time: Date.now(), kind: 'exit', what: 'worker', threadId, code });
+  }));
+}
+
+export { tailSnapshot };
+
+/** For tests and the OOM/leak triggers: the heap limit the recorder saw. */
+export function heapLimit(): number {
+  return sampler?.heapLimit ?? 0;
+}
+
+export function recorderRunning(): boolean {
+  return sampler !== undefined && state().installed;
+}

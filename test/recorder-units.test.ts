@@ -1,0 +1,183 @@
+// Pure parts of the flight recorder: leak detection, recorder files, death reasons, the output tail,
+// request summaries and timeline text.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { deathReason, liveness, memoryTrend, parseRecorder } from '../src/hook/collect';
+import { LeakDetector } from '../src/hook/leak-detector';
+import { nearLimit } from '../src/hook/oom';
+import { oldGenerationLimit } from '../src/hook/recorder';
+import { newHttpCounters, pathOnly, requestSummary } from '../src/hook/recorder-http';
+import { procStartTime, readBootId } from '../src/hook/recorder-file';
+import { keep, type Tail } from '../src/hook/stdio-tail';
+import { readConfig } from '../src/hook/config';
+import { describeEvent, filterKinds } from '../src/timeline/events';
+
+const MB = 1024 * 1024;
+
+/** Seeded PRNG (mulberry32), so that noisy series are the same on every run. */
+function rng(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Runs a detector over one reading a second; returns the actions with their times. */
+function run(series: (t: number, r: () => number) => number, seconds: number, opts = { growth: 16 * MB, windowMs: 60_000 }) {
+  const d = new LeakDetector(opts);
+  const r = rng(7);
+  const acts: { t: number; type: string }[] = [];
+  for (let s = 0; s < seconds; s++) {
+    const a = d.add(s * 1000, series(s, r));
+    if (a.type !== 'none') acts.push({ t: s, type: a.type });
+  }
+  return acts;
+}
+
+describe('leak detector', () => {
+  test('a steady heap with garbage sawtooth and noise never fires (2 hours)', () => {
+    // 80 MB live, garbage accumulating up to 40 MB between collections, +-3 MB noise.
+    const acts = run((s, r) => 80 * MB + ((s % 17) / 17) * 40 * MB + (r() - 0.5) * 6 * MB, 7200);
+    assert.deepEqual(acts, []);
+  });
+
+  test('a warm-up that levels off (caches filling) does not fire', () => {
+    // 20 MB in the first 40 s, then flat: more than `growth` within the first window, but it does not last.
+    const acts = run((s, r) => 50 * MB + Math.min(s, 40) * 0.5 * MB + r() * 10 * MB, 3600);
+    assert.deepEqual(acts, []);
+  });
+
+  test('steady growth of 0.5 MB/s fires snapshot A, then B after another `growth`', () => {
+    const acts = run((s, r) => 50 * MB + s * 0.5 * MB + r() * 20 * MB, 600);
+    assert.equal(acts[0].type, 'snapshot-a');
+    assert.ok(acts[0].t >= 90 && acts[0].t <= 150, `A at ${acts[0].t} s`);
+    assert.equal(acts[1].type, 'snapshot-b');
+    assert.ok(acts[1].t - acts[0].t >= 15 && acts[1].t - acts[0].t <= 90, `B ${acts[1].t - acts[0].t} s after A`);
+    assert.equal(acts.length, 2, 'one leak report per process');
+  });
+
+  test('growth that stops after A gives A up after the waiting windows', () => {
+    const acts = run((s, r) => 50 * MB + Math.min(s, 100) * 0.5 * MB + r() * 2 * MB, 1200);
+    assert.deepEqual(acts.map((a) => a.type), ['snapshot-a', 'give-up']);
+  });
+
+  test('growth under the threshold does not fire', () => {
+    const acts = run((s, r) => 50 * MB + s * 0.1 * MB + r() * 1 * MB, 100, { growth: 16 * MB, windowMs: 60_000 });
+    assert.deepEqual(acts, []);
+  });
+});
+
+describe('recorder files', () => {
+  const header = { recorder: 1, pid: 4242, ppid: 1, hostname: 'h', startedAt: 1000, node: 'v20', v8: '11', platform: 'linux', arch: 'x64', argv: [], execArgv: [], cwd: '/', hook: { version: '0', addon: 'unavailable' as const }, heapLimit: 64 * MB };
+
+  test('parse: header, events in time order, stdio joined, a torn last line counted', () => {
+    const text = [
+      JSON.stringify(header),
+      JSON.stringify({ time: 3, kind: 'sample', rss: 1 }),
+      JSON.stringify({ time: 2, kind: 'breadcrumb', message: 'a' }),
+      JSON.stringify({ time: 4, kind: 'stdio', stream: 'stdout', text: 'hello ' }),
+      JSON.stringify({ time: 5, kind: 'stdio', stream: 'stdout', text: 'world' }),
+      '{"time": 6, "kind": "net", "eve',
+    ].join('\n');
+    const c = parseRecorder(text);
+    assert.equal(c.header.pid, 4242);
+    assert.deepEqual(c.events.map((e) => e.time), [2, 3]);
+    assert.equal(c.stdio.stdout.text, 'hello world');
+    assert.equal(c.badLines, 1);
+  });
+
+  test('parse: not a recorder, or empty, is an error', () => {
+    assert.throws(() => parseRecorder('{"x":1}\n'), /not an autopsy-ts recorder file/);
+    assert.throws(() => parseRecorder(''), /empty recorder file/);
+  });
+
+  test('death reason: crash record, fatal report, OOM evidence, else killed', () => {
+    const c = parseRecorder(JSON.stringify(header));
+    assert.equal(deathReason(c, undefined, { signal: 'SIGSEGV' }).reason, 'fatal-signal');
+    assert.equal(deathReason(c, { event: 'Allocation failed - JavaScript heap out of memory' }, undefined).reason, 'oom');
+    assert.equal(deathReason(c, { event: 'Something else fatal' }, undefined).reason, 'fatal-error');
+    assert.equal(deathReason(c, undefined, undefined).reason, 'killed');
+    c.events.push({ time: 9, kind: 'oom-near', ratio: 0.9 });
+    const v = deathReason(c, undefined, undefined);
+    assert.equal(v.reason, 'oom');
+    assert.match(v.evidence, /90 % of its limit; inferred/);
+  });
+
+  test('memory trend over the last 5 minutes of samples', () => {
+    const ev = [0, 1, 2, 3].map((m) => ({ time: m * 60_000, kind: 'sample', rss: (100 + m * 40) * MB, heapUsed: 10 }));
+    assert.deepEqual(memoryTrend(ev), { rss: 220 * MB, heapUsed: 10, rssMbPerMin: 40 });
+    assert.deepEqual(memoryTrend([]), {});
+  });
+
+  test('liveness: this process is alive; a pid that started at another time, or another boot, is not', () => {
+    const me = { ...header, pid: process.pid, hostname: 'here', bootId: readBootId(), procStart: procStartTime('self') };
+    const now = { host: 'here', bootId: readBootId() };
+    assert.equal(liveness(me, now), 'alive');
+    assert.equal(liveness({ ...me, procStart: (me.procStart ?? 0) + 1 }, now), 'dead');
+    assert.equal(liveness({ ...me, bootId: 'another-boot' }, now), 'dead');
+    assert.equal(liveness({ ...me, hostname: 'elsewhere' }, now), 'unknown');
+    assert.equal(liveness({ ...me, pid: 2 ** 22 + 7 }, now), 'dead');
+  });
+});
+
+describe('recorder parts', () => {
+  test('OOM threshold against the old generation limit', () => {
+    assert.equal(oldGenerationLimit(112 * MB), 64 * MB); // --max-old-space-size=64
+    assert.equal(oldGenerationLimit(4144 * MB), 4096 * MB); // the 64-bit default
+    assert.deepEqual(nearLimit(55 * MB, 64 * MB, 0.85).fire, true);
+    assert.deepEqual(nearLimit(50 * MB, 64 * MB, 0.85).fire, false);
+    assert.equal(nearLimit(1, 0, 0.85).fire, false);
+  });
+
+  test('output tail keeps the last `max` characters, and what is not saved yet', () => {
+    const t: Tail = { chunks: [], length: 0, dropped: 0, unsaved: 0 };
+    for (let i = 0; i < 100; i++) keep(t, `line ${i}\n`, 64);
+    const text = t.chunks.join('');
+    assert.ok(text.length <= 64 + 8 && text.endsWith('line 99\n'));
+    assert.equal(t.dropped + t.length, Array.from({ length: 100 }, (_, i) => `line ${i}\n`).join('').length);
+    keep(t, 'x'.repeat(500), 64);
+    assert.equal(t.chunks.join(''), 'x'.repeat(64));
+  });
+
+  test('request summaries and paths without queries', () => {
+    assert.equal(pathOnly('/a/b?token=1#x'), '/a/b');
+    assert.equal(pathOnly('/a#frag'), '/a');
+    assert.equal(pathOnly(undefined), undefined);
+    const c = newHttpCounters();
+    assert.equal(requestSummary(c), undefined);
+    c.server = { count: 4, errors: 1, totalMs: 10, maxMs: 7 };
+    assert.deepEqual(requestSummary(c), { server: { count: 4, errors: 1, meanMs: 2.5, maxMs: 7 }, client: undefined });
+  });
+
+  test('configuration of the recorder', () => {
+    const { config, problems } = readConfig({ AUTOPSY_SAMPLE_MS: '250', AUTOPSY_TAIL: '16K', AUTOPSY_LEAK: '1', AUTOPSY_LEAK_GROWTH: '8M', AUTOPSY_OOM_AT: '0.9', AUTOPSY_RECORDER: '0' }, '/');
+    assert.deepEqual(problems, []);
+    assert.equal(config.sampleMs, 250);
+    assert.equal(config.tailBytes, 16 * 1024);
+    assert.equal(config.leak, true);
+    assert.equal(config.leakGrowth, 8 * MB);
+    assert.equal(config.oomAt, 0.9);
+    assert.equal(config.persist, false);
+    const bad = readConfig({ AUTOPSY_SAMPLE_MS: '5', AUTOPSY_OOM_AT: '2', AUTOPSY_TAIL: 'lots' }, '/');
+    assert.equal(bad.problems.length, 3);
+    assert.equal(bad.config.sampleMs, 1000);
+  });
+
+  test('timeline text and kind filters', () => {
+    const ev = [
+      { time: 1, kind: 'net', event: 'error', remoteAddress: '10.0.0.5', remotePort: 5432, error: 'ECONNRESET: read ECONNRESET', durationMs: 10 },
+      { time: 2, kind: 'http', side: 'client', method: 'GET', host: 'api:80', path: '/x', status: 503, durationMs: 12 },
+      { time: 3, kind: 'hang-start', thresholdMs: 3000 },
+      { time: 4, kind: 'exit', what: 'cluster-worker', workerId: 2, pid: 99, code: null, signal: 'SIGKILL' },
+      { time: 5, kind: 'sample', rss: 100 * MB, heapUsed: 50 * MB, heapTotal: 60 * MB, elu: 0.5, delayP99Ms: 12 },
+    ];
+    assert.equal(describeEvent(ev[0]), 'error 10.0.0.5:5432: ECONNRESET: read ECONNRESET after 10 ms');
+    assert.equal(describeEvent(ev[1]), 'client GET api:80/x 503 12 ms');
+    assert.equal(describeEvent(ev[3]), 'cluster-worker #2 pid 99 exited: SIGKILL');
+    assert.match(describeEvent(ev[4]), /^rss 100\.0 MB, heap 50\.0 MB\/60\.0 MB, elu 50%, delay p99 12 ms/);
+    assert.deepEqual(filterKinds(ev, ['hang', 'net']).map((e) => e.time), [1, 3]);
+    assert.equal(filterKinds(ev, undefined).length, 5);
+  });
+});

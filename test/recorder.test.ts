@@ -1,0 +1,204 @@
+// The flight recorder on real processes: SIGKILL, OOM, a lost connection, HTTP and exits, the start-up
+// collect, and the `timeline` and `collect` commands.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { bundlesIn, cleanup, nodeStderr, runCli, runNode, SCENARIOS, tempDir } from './helpers';
+
+const dir = tempDir();
+after(() => cleanup(dir));
+const app = (name: string) => join(SCENARIOS, 'recorder', name);
+
+interface Ev {
+  time: number;
+  kind: string;
+  [k: string]: unknown;
+}
+
+async function timeline(bundle: string, kinds?: string): Promise<Ev[]> {
+  const r = await runCli(['timeline', bundle, '--json', ...(kinds ? ['--kind', kinds] : [])]);
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout).events;
+}
+
+function recorders(out: string): string[] {
+  try {
+    return readdirSync(join(out, '.recorder'));
+  } catch {
+    return [];
+  }
+}
+
+describe('flight recorder', () => {
+  test('SIGKILL: collect gives a `killed` bundle whose breadcrumbs reach to within 1 s of the kill', async () => {
+    const out = join(dir, 'killed');
+    let killedAt = 0;
+    const r = await runNode(app('killed.js'), {
+      hook: true,
+      env: { AUTOPSY_DIR: out },
+      onOutput: {
+        text: 'ready',
+        then: (pid) =>
+          setTimeout(() => {
+            killedAt = Date.now();
+            process.kill(pid, 'SIGKILL');
+          }, 2000),
+      },
+    });
+    assert.equal(r.signal, 'SIGKILL');
+    assert.equal(bundlesIn(out).length, 0);
+    assert.equal(recorders(out).length, 1, 'the recorder file survives the kill');
+    const c = await runCli(['collect', out]);
+    assert.equal(c.code, 0, c.stderr);
+    assert.match(c.stdout, /^killed\s+\S+-killed-/m);
+    const [bundle] = bundlesIn(out);
+    assert.equal((await runCli(['verify', bundle])).code, 0);
+    const crumbs = await timeline(bundle, 'breadcrumb');
+    assert.ok(crumbs.length > 10, `${crumbs.length} breadcrumbs`);
+    const last = crumbs[crumbs.length - 1];
+    assert.ok(killedAt - last.time <= 1000, `last breadcrumb ${killedAt - last.time} ms before the kill`);
+    const samples = await timeline(bundle, 'sample');
+    assert.ok(samples.length >= 1 && typeof samples[0].rss === 'number' && typeof samples[0].elu === 'number');
+    assert.deepEqual(recorders(out), [], 'collected recorders are removed');
+    const s = JSON.parse((await runCli(['summary', bundle, '--json'])).stdout);
+    assert.equal(s.reason, 'killed');
+    assert.match(s.headline, /^killed .* at \d\d:\d\d:\d\d UTC; RSS \d+ MB/);
+    // Collecting again finds nothing more to do.
+    assert.match((await runCli(['collect', out])).stdout, /no recorders/);
+  });
+
+  test('OOM under --max-old-space-size=64: exit kept, and an `oom` bundle with the leaking class on top and the heap rising', async () => {
+    const out = join(dir, 'oom');
+    const args = { nodeArgs: ['--max-old-space-size=64'], timeoutMs: 120_000 };
+    const plain = await runNode(app('oom.js'), args);
+    const hooked = await runNode(app('oom.js'), { ...args, hook: true, env: { AUTOPSY_DIR: out } });
+    assert.equal(hooked.code, plain.code);
+    assert.equal(hooked.signal, plain.signal);
+    assert.match(nodeStderr(hooked.stderr), /FATAL ERROR: .*JavaScript heap out of memory/);
+    assert.match(hooked.stderr, /autopsy-ts: heap at \d+ % of its limit: OOM evidence kept/);
+    const c = await runCli(['collect', out]);
+    assert.match(c.stdout, /^oom\s/m, c.stdout + c.stderr);
+    const [bundle] = bundlesIn(out);
+    const s = JSON.parse((await runCli(['summary', bundle, '--json'])).stdout);
+    assert.equal(s.reason, 'oom');
+    assert.ok(s.files.some((f: { name: string }) => f.name === 'heap/oom.heapsnapshot.gz'));
+    assert.ok(s.files.some((f: { name: string }) => f.name === 'report.json'));
+    const heap = await runCli(['heap', bundle, '--json', '--top', '40'], { timeoutMs: 120_000 });
+    assert.equal(heap.code, 0, heap.stderr);
+    const classes: { name: string; retainedSize: number; selfSize: number }[] = JSON.parse(heap.stdout).classes;
+    // V8's and Node's own classes (Function, Array, contexts, timers) sit above any app class in the
+    // retained view, as in DevTools; the first class of the app's own is the leak.
+    const builtin = /^\(|^system \/|^(Function|Array|Object|Timeout|TimersList|Map|Set)$/;
+    assert.equal(classes.filter((c) => !builtin.test(c.name))[0].name, 'LeakyOrder');
+    const samples = (await timeline(bundle, 'sample,oom-near')).filter((e) => typeof e.heapUsed === 'number');
+    assert.ok(samples.length >= 2);
+    assert.ok(Number(samples[samples.length - 1].heapUsed) > Number(samples[0].heapUsed) * 2, 'the heap rises');
+  });
+
+  test('a TCP server that goes away: the timeline shows the lost connection with its port', async () => {
+    const out = join(dir, 'lost');
+    const server = spawn(process.execPath, ['-e', "const s=require('net').createServer(()=>{}).listen(0,'127.0.0.1',()=>console.log(s.address().port))"], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const port = await new Promise<number>((res) => server.stdout!.once('data', (d) => res(Number(String(d).trim()))));
+    let bundle = '';
+    await runNode(app('lost-connection.js'), {
+      hook: true,
+      args: [String(port)],
+      env: { AUTOPSY_DIR: out },
+      onOutput: {
+        text: 'connected',
+        then: (pid) => {
+          server.kill('SIGKILL');
+          setTimeout(async () => {
+            bundle = (await runCli(['dump', String(pid)])).stdout.trim();
+            process.kill(pid, 'SIGTERM');
+          }, 500);
+        },
+      },
+    });
+    const net = await timeline(bundle, 'net');
+    const connect = net.find((e) => e.event === 'connect');
+    assert.equal(connect?.remotePort, port);
+    const lost = net.find((e) => e.event !== 'connect');
+    assert.ok(lost, JSON.stringify(net));
+    assert.equal(lost.remotePort, port);
+    assert.equal(lost.remoteAddress, '127.0.0.1');
+    const text = (await runCli(['timeline', bundle, '--kind', 'net'])).stdout;
+    assert.match(text, new RegExp(`(close|error) 127\\.0\\.0\\.1:${port}`));
+  });
+
+  test('http client and server requests, fetch, child and worker exits, and a handled signal', async () => {
+    const out = join(dir, 'requests');
+    let bundle = '';
+    await runNode(app('requests.js'), {
+      hook: true,
+      env: { AUTOPSY_DIR: out },
+      onOutput: {
+        text: 'ready',
+        then: (pid) => {
+          process.kill(pid, 'SIGTERM');
+          setTimeout(async () => {
+            bundle = (await runCli(['dump', String(pid)])).stdout.trim();
+            process.kill(pid, 'SIGKILL');
+          }, 300);
+        },
+      },
+    });
+    const ev = await timeline(bundle);
+    const http = ev.filter((e) => e.kind === 'http');
+    const server = http.filter((e) => e.side === 'server');
+    assert.ok(server.some((e) => e.path === '/orders' && e.status === 200 && e.method === 'GET'), JSON.stringify(server));
+    assert.ok(server.some((e) => e.path === '/fail/now' && e.status === 500));
+    assert.ok(!JSON.stringify(http).includes('token=abc'), 'paths never carry the query');
+    assert.ok(http.some((e) => e.side === 'client' && e.path === '/orders' && typeof e.durationMs === 'number'));
+    assert.ok(http.some((e) => e.side === 'client' && e.via === 'undici' && e.path === '/via-fetch' && e.status === 200), JSON.stringify(http));
+    assert.ok(ev.some((e) => e.kind === 'exit' && e.what === 'child' && e.code === 3));
+    assert.ok(ev.some((e) => e.kind === 'exit' && e.what === 'worker' && e.code === 2));
+    assert.ok(ev.some((e) => e.kind === 'signal' && e.signal === 'SIGTERM'));
+    assert.ok(!ev.some((e) => e.kind === 'exit' && e.what === 'worker' && e.code !== 2), 'the hang watchdog is not reported as an app worker');
+  });
+
+  test('the next start of the hook in the same folder collects a dead predecessor', async () => {
+    const out = join(dir, 'restart');
+    await runNode(app('killed.js'), { hook: true, env: { AUTOPSY_DIR: out }, onOutput: { text: 'ready', then: (pid) => process.kill(pid, 'SIGKILL') } });
+    assert.equal(recorders(out).length, 1);
+    const again = await runNode(app('killed.js'), { hook: true, args: ['800'], env: { AUTOPSY_DIR: out } });
+    assert.equal(again.code, 0);
+    assert.match(again.stderr, /autopsy-ts: collected the recorder of a process that is gone: wrote \S+-killed-/);
+    assert.equal(bundlesIn(out).length, 1);
+    assert.deepEqual(recorders(out), [], 'a clean exit leaves no recorder behind');
+  });
+
+  test('a clean exit removes its recorder; a death by an unhandled SIGINT does not; AUTOPSY_RECORDER=0 writes none', async () => {
+    const out = join(dir, 'clean');
+    await runNode(app('killed.js'), { hook: true, args: ['600'], env: { AUTOPSY_DIR: out } });
+    assert.deepEqual(recorders(out), []);
+    // Ctrl-C with no handler ends the process before any JS runs: like SIGKILL, only collect can tell.
+    const int = await runNode(app('killed.js'), { hook: true, env: { AUTOPSY_DIR: out }, onOutput: { text: 'ready', then: (pid) => process.kill(pid, 'SIGINT') } });
+    assert.equal(int.signal, 'SIGINT');
+    assert.equal(recorders(out).length, 1);
+    assert.match((await runCli(['collect', out])).stdout, /^killed /m);
+    await runNode(app('killed.js'), { hook: true, env: { AUTOPSY_DIR: out, AUTOPSY_RECORDER: '0' }, onOutput: { text: 'ready', then: (pid) => process.kill(pid, 'SIGKILL') } });
+    assert.deepEqual(recorders(out), []);
+  });
+
+  test('timeline and collect: bad input is one line and exit 1', async () => {
+    const bad = join(dir, 'not-a-bundle.tgz');
+    writeFileSync(bad, 'garbage');
+    const t = await runCli(['timeline', bad]);
+    assert.equal(t.code, 1);
+    assert.equal(t.stderr.trim().split('\n').length, 1);
+    const c = await runCli(['collect', join(dir, 'no-such-folder')]);
+    assert.equal(c.code, 1);
+    assert.match(c.stderr, /^autopsy-ts: no such folder/);
+    // A damaged recorder file: reported, kept, and the others still collected.
+    const out = join(dir, 'damaged');
+    await runNode(app('killed.js'), { hook: true, env: { AUTOPSY_DIR: out }, onOutput: { text: 'ready', then: (pid) => process.kill(pid, 'SIGKILL') } });
+    writeFileSync(join(out, '.recorder', 'x-1-1.ndjson'), '{"not": "a recorder"}\n');
+    const r = await runCli(['collect', out]);
+    assert.match(r.stdout, /^killed /m);
+    assert.match(r.stdout, /^error .*x-1-1\.ndjson: not an autopsy-ts recorder file/m);
+    assert.ok(existsSync(join(out, '.recorder', 'x-1-1.ndjson')));
+  });
+});

@@ -1,0 +1,26 @@
+// A steady service: HTTP requests with lots of garbage and a bounded cache (LRU of 2,000 entries).
+const http = require('node:http');
+const cache = new Map();
+const srv = http.createServer((req, res) => {
+  const key = req.url;
+  let v = cache.get(key);
+  if (!v) {
+    v = { body: JSON.stringify({ url: key, rows: Array.from({ length: 50 }, (_, i) => ({ i, s: 'x'.repeat(20) })) }) };
+    cache.set(key, v);
+    if (cache.size > 2000) cache.delete(cache.keys().next().value);
+  }
+  res.end(v.body);
+});
+srv.listen(0, '127.0.0.1', () => {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+  let i = 0;
+  // Four requests in flight at all times, each followed by the next.
+  const one = () => {
+    http.get({ host: '127.0.0.1', port: srv.address().port, path: `/item/${i++ % 5000}`, agent }, (res) => {
+      res.resume();
+      res.on('end', () => setImmediate(one));
+    }).on('error', () => setTimeout(one, 10));
+  };
+  for (let k = 0; k < 4; k++) one();
+  console.log('ready');
+});
