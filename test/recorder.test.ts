@@ -202,3 +202,72 @@ describe('flight recorder', () => {
     assert.ok(existsSync(join(out, '.recorder', 'x-1-1.ndjson')));
   });
 });
+
+describe('leak trigger (AUTOPSY_LEAK=1)', () => {
+  // The same thresholds for both: growth of 8 MB after GC, sustained over a 20 s window (the defaults
+  // are 32 MB over 2 minutes).
+  const leakEnv = { AUTOPSY_LEAK: '1', AUTOPSY_LEAK_GROWTH: '8M', AUTOPSY_LEAK_WINDOW_MS: '20000' };
+
+  test('fires on a leaking app: a memory-leak bundle with both snapshots, and the diff naming the class and the holding variable', async () => {
+    const out = join(dir, 'leak');
+    await runNode(app('leaking-service.js'), {
+      hook: true,
+      env: { AUTOPSY_DIR: out, ...leakEnv },
+      timeoutMs: 120_000,
+      onOutput: {
+        text: 'ready',
+        then: (pid) => {
+          const poll = setInterval(() => {
+            if (!bundlesIn(out).length) return;
+            clearInterval(poll);
+            process.kill(pid, 'SIGKILL');
+          }, 200);
+        },
+      },
+    });
+    const [bundle] = bundlesIn(out);
+    assert.match(bundle, /-memory-leak-/);
+    // leak.json is added by a separate process once it has compared the snapshots.
+    let leak: { suspects: { name: string; countDelta: number; heldBy: { chain: string }[] }[]; diff: { name: string; countDelta: number }[] } | undefined;
+    for (let i = 0; i < 120 && !leak; i++) {
+      const s = JSON.parse((await runCli(['summary', bundle, '--json'])).stdout);
+      if (s.files.some((f: { name: string }) => f.name === 'leak.json')) {
+        const { readBundle } = await import('../src/bundle/reader.js');
+        leak = (await readBundle(bundle)).json.get('leak.json') as typeof leak;
+      } else await new Promise((r) => setTimeout(r, 500));
+    }
+    assert.ok(leak, 'leak.json was added');
+    const session = leak.diff.find((r) => r.name === 'Session');
+    assert.ok(session && session.countDelta > 1000, JSON.stringify(leak.diff.slice(0, 5)));
+    const chains = leak.suspects.flatMap((s) => s.heldBy.map((h) => h.chain)).join('\n');
+    assert.match(chains, /sessionCache/);
+    const summary = JSON.parse((await runCli(['summary', bundle, '--json'])).stdout);
+    assert.match(summary.headline, /^memory leak: heap after GC .* MB; \S+ \+[\d,]+ .*held by .*sessionCache/);
+    assert.equal((await runCli(['verify', bundle])).code, 0);
+  });
+
+  test('stays silent over a 2-minute steady run (HTTP traffic, garbage, a bounded cache)', async () => {
+    const out = join(dir, 'steady');
+    let bundle = '';
+    await runNode(app('steady-service.js'), {
+      hook: true,
+      env: { AUTOPSY_DIR: out, ...leakEnv },
+      timeoutMs: 180_000,
+      onOutput: {
+        text: 'ready',
+        then: (pid) =>
+          setTimeout(async () => {
+            bundle = (await runCli(['dump', String(pid)])).stdout.trim();
+            process.kill(pid, 'SIGKILL');
+          }, 120_000),
+      },
+    });
+    assert.deepEqual(bundlesIn(out).map((b) => b.replace(/.*-(on-demand|memory-leak)-.*/, '$1')), ['on-demand']);
+    const ev = await timeline(bundle);
+    assert.deepEqual(ev.filter((e) => e.kind === 'leak'), []);
+    const samples = ev.filter((e) => e.kind === 'sample');
+    assert.ok(samples.length >= 100, `${samples.length} samples`);
+    const served = samples.reduce((n, s) => n + Number((s.http as { server?: { count: number } } | undefined)?.server?.count ?? 0), 0);
+    assert.ok(served > 10_000, `${served} requests served`);
+  });
+});

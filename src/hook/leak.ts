@@ -84,7 +84,7 @@ function snapshot(config: Config, which: 'a' | 'b', heapUsed: number): Snap | un
   if (hang?.quiet) hang.quiet(take);
   else take();
   const snap = { path, at: Date.now(), heapUsed, tookMs: Date.now() - t0 };
-  record({ time: snap.at, kind: 'leak', phase: `snapshot-${which}`, heapUsed, tookMs: snap.tookMs });
+  record({ time: snap.at, kind: 'leak', phase: `snapshot-${which}`, heapUsed, tookMs: snap.tookMs, message: `snapshot ${which.toUpperCase()} taken at ${mb(heapUsed)} heapUsed in ${snap.tookMs} ms` });
   return snap;
 }
 

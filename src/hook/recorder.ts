@@ -134,7 +134,7 @@ function takeSample(): void {
   };
   if (s.delay) {
     // The histogram records the time between two wake-ups of its 20 ms timer: the delay is what exceeds 20 ms.
-    const ms = (ns: number) => Math.max(0, Math.round(ns / 1e4) / 100 - DELAY_RESOLUTION_MS);
+    const ms = (ns: number) => Math.max(0, Math.round((ns / 1e6 - DELAY_RESOLUTION_MS) * 100) / 100);
     if (s.delay.count > 0) {
       ev.delayP50Ms = ms(s.delay.percentile(50));
       ev.delayP99Ms = ms(s.delay.percentile(99));
