@@ -89,11 +89,12 @@ export function buildProgram(): Command {
     .description('ask a process running the hook for an on-demand bundle, wait until it is complete, print its path')
     .argument('<pid>', 'process id', positiveInt)
     .option('--heap', 'include a heap snapshot (refused, with the reason, when memory headroom is too small)')
-    .option('--core', 'write a core dump beside the bundle')
-    .option('--timeout <seconds>', 'how long to wait for the bundle (default 30, 120 with --heap)', seconds)
+    .option('--core', 'write a core dump beside the bundle (Linux x64, native addon); its path is printed on a second line')
+    .option('--timeout <seconds>', 'how long to wait for the bundle (default 30, 120 with --heap, 300 with --core)', seconds)
     .action(async (pid: number, opts: { heap?: boolean; core?: boolean; timeout?: number }) => {
-      const r = await dump(pid, { heap: opts.heap, core: opts.core, timeoutMs: (opts.timeout ?? (opts.heap ? 120 : 30)) * 1000 });
+      const r = await dump(pid, { heap: opts.heap, core: opts.core, timeoutMs: (opts.timeout ?? (opts.core ? 300 : opts.heap ? 120 : 30)) * 1000 });
       out(`${safeLine(r.path)}\n`);
+      if (r.core) out(`${safeLine(r.core)}\n`);
       if (r.warning) throw new CliError(`bundle written without what was asked: ${r.warning}`);
     });
 

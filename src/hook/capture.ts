@@ -13,6 +13,7 @@ import { hookFailure, hookLog } from './log';
 import { mapFrames, nodeMapsEnabled } from './source-maps';
 import { state } from './state';
 import { HOOK_ROOT, getHookVersion } from './version';
+import { addonState } from '../native';
 
 export interface CaptureRequest {
   reason: string;
@@ -235,7 +236,7 @@ function captureUnguarded(req: CaptureRequest): CaptureResult {
     argv: redactor.redactArgv(process.argv),
     execArgv: redactor.redactArgv(process.execArgv),
     app: findApp(s.startCwd),
-    hook: { version: getHookVersion(), addon: 'unavailable' },
+    hook: { version: getHookVersion(), addon: addonState() },
     cluster,
     trigger: req.trigger,
     redacted: redactor.names,
