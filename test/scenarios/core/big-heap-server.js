@@ -1,6 +1,6 @@
 // A service holding about HEAP_MB of V8 heap (default 1024), serving HTTP, with a 5 ms ticker that
 // records the longest gap. Prints "ready <port>"; GET /stats answers {maxGapMs, ticks, records}.
-// Ends on SIGTERM, or after argv[2] ms.
+// Prints "ready <port> <marker>", the marker being a string in the heap. Ends on SIGTERM, or after argv[2] ms.
 const http = require('node:http');
 
 class AppRecord {
@@ -10,6 +10,8 @@ class AppRecord {
   }
 }
 
+// A flat string that the test looks for in the core: the V8 heap is really there.
+const marker = ['autopsy', 'heap', 'marker', process.pid, Date.now()].join('-');
 const heapMb = Number(process.env.HEAP_MB || 1024);
 const chunks = [];
 for (let mb = 0; mb < heapMb; mb += 8) chunks.push(new Array(1024 * 1024).fill(mb + 0.5)); // 8 MB of doubles each
@@ -32,7 +34,7 @@ const server = http.createServer((req, res) => {
   res.setHeader('content-type', 'application/json');
   res.end(JSON.stringify({ maxGapMs, ticks, records: records.length, chunks: chunks.length }));
 });
-server.listen(0, '127.0.0.1', () => console.log(`ready ${server.address().port}`));
+server.listen(0, '127.0.0.1', () => console.log(`ready ${server.address().port} ${marker}`));
 const stop = () => server.close(() => process.exit(0));
 process.on('SIGTERM', stop);
 setTimeout(stop, Number(process.argv[2] || 60000)).unref();
