@@ -114,6 +114,17 @@ export function buildProgram(): Command {
     });
 
   program
+    .command('core')
+    .description('a core dump (from dump --core, gcore or the kernel): the main thread\'s native frames through gdb, and what autopsy-ts recorded in it')
+    .argument('<core>', 'an ELF core file')
+    .option('--node <binary>', 'the node binary that ran the process (default: the one recorded in the core)')
+    .option('--json', 'print JSON')
+    .action(async (core: string, opts: { node?: string; json?: boolean }) => {
+      const { coreCommand } = await import('./core.js');
+      out(coreCommand(core, opts));
+    });
+
+  program
     .command('demo')
     .description('run the example apps under the hook (they really crash), then show the newest bundle')
     .option('--dir <dir>', 'where the bundles go', 'autopsy-bundles')

@@ -1,5 +1,5 @@
 // A service holding about HEAP_MB of V8 heap (default 1024), serving HTTP, with a 5 ms ticker that
-// records the longest gap. Prints "ready <port>"; GET /stats answers {maxGapMs, ticks, records}.
+// records the longest gap. Prints "ready <port>"; GET /stats answers {maxGapMs, ticks, records}; GET /reset also zeroes maxGapMs first.
 // Prints "ready <port> <marker>", the marker being a string in the heap. Ends on SIGTERM, or after argv[2] ms.
 const http = require('node:http');
 
@@ -31,6 +31,7 @@ setInterval(() => {
 setTimeout(() => (measuring = true), 200);
 
 const server = http.createServer((req, res) => {
+  if (req.url === '/reset') maxGapMs = 0; // the benchmark measures each dump alone
   res.setHeader('content-type', 'application/json');
   res.end(JSON.stringify({ maxGapMs, ticks, records: records.length, chunks: chunks.length }));
 });
