@@ -34,8 +34,9 @@ describe('autopsy-ts core', { skip: !linuxX64 && 'core dumps need Linux x64' }, 
   const core = join(dir, 'small.core');
   before(async () => {
     // A core of a small process, written by the addon directly.
-    const script = `const n = require(${JSON.stringify(require.resolve('../src/native'))}); const s = n.loadNative();
-      s.addon.writeCore({ path: ${JSON.stringify(core)}, note: 'node=' + process.version + '\\nexecPath=' + process.execPath + '\\nisolate=' + s.addon.mainIsolate + '\\n' }).then((r) => console.log(JSON.stringify(r)));`;
+    // The addon never keeps a process alive, so this script does, until the core is written.
+    const script = `const keep = setInterval(() => {}, 1000); const n = require(${JSON.stringify(require.resolve('../src/native'))}); const s = n.loadNative();
+      s.addon.writeCore({ path: ${JSON.stringify(core)}, note: 'node=' + process.version + '\\nexecPath=' + process.execPath + '\\nisolate=' + s.addon.mainIsolate + '\\n' }).then((r) => { console.log(JSON.stringify(r)); clearInterval(keep); });`;
     const r = await runNode('-e', { args: [script] });
     assert.equal(JSON.parse(r.stdout).ok, true, r.stdout + r.stderr);
   });
