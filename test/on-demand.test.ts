@@ -62,14 +62,6 @@ describe('on demand', () => {
     assert.match(d!.stderr, /^autopsy-ts: pid \d+ has no autopsy-ts hook .*\n$/);
   });
 
-  test('dump --core fails clearly until it is supported', async () => {
-    for (const flag of ['--core']) {
-      const d = await runCli(['dump', String(process.pid), flag]);
-      assert.equal(d.code, 1);
-      assert.match(d.stderr, new RegExp(`^autopsy-ts: dump ${flag}: .+ not supported .+\\n$`));
-    }
-  });
-
   test('dump of a pid that does not exist, and of a hung process, fail in one line', async () => {
     const gone = await runCli(['dump', '999999']);
     assert.equal(gone.code, 1);

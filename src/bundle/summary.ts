@@ -26,6 +26,8 @@ export interface Summary {
   stack?: Frame[];
   /** hang.json, as written by the hook (docs/bundle-format.md). */
   hang?: HangSummary;
+  /** core.json: the core written beside the bundle (path, size, sha256, nodeBuildId, ...). */
+  core?: { path: string; size?: number; sha256?: string; nodeBuildId?: string; [k: string]: unknown };
   excerpts: SourceExcerpt[];
   timeline: { events: number; last: TimelineEvent[] };
   files: { name: string; size: number }[];
@@ -145,6 +147,7 @@ export function summarize(b: Bundle): Summary {
       ? hangLine(hang, stack, cwd)
       : (!error && deathLine(String(m.reason), m.trigger, events, b.json.get('leak.json'))) || headlineOf(String(m.reason), error, stack, cwd),
     hang,
+    core: b.json.get('core.json') as Summary['core'],
     error,
     stack,
     excerpts: bundleExcerpts(b),

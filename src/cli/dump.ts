@@ -40,11 +40,11 @@ function processStart(pid: number): number | undefined {
  */
 export interface DumpResult {
   path: string;
+  core?: string;
   warning?: string;
 }
 
 export async function dump(pid: number, opts: DumpOptions): Promise<DumpResult> {
-  if (opts.core) throw new CliError('dump --core: core dumps are not supported by this version of autopsy-ts yet');
   if (!alive(pid)) throw new CliError(`no process with pid ${pid}`);
   const dir = runDir();
   let reg: Registration;
@@ -78,7 +78,7 @@ export async function dump(pid: number, opts: DumpOptions): Promise<DumpResult> 
         continue;
       }
       unlinkQuiet(rep);
-      if (answer.ok && answer.path) return { path: answer.path, warning: answer.warning };
+      if (answer.ok && answer.path) return { path: answer.path, core: answer.core, warning: answer.warning };
       throw new CliError(`pid ${pid} did not write a bundle: ${answer.error ?? 'no reason given'}`);
     }
     if (!alive(pid)) {

@@ -89,11 +89,12 @@ export function buildProgram(): Command {
     .description('ask a process running the hook for an on-demand bundle, wait until it is complete, print its path')
     .argument('<pid>', 'process id', positiveInt)
     .option('--heap', 'include a heap snapshot (refused, with the reason, when memory headroom is too small)')
-    .option('--core', 'write a core dump beside the bundle')
-    .option('--timeout <seconds>', 'how long to wait for the bundle (default 30, 120 with --heap)', seconds)
+    .option('--core', 'write a core dump beside the bundle (Linux x64, native addon); its path is printed on a second line')
+    .option('--timeout <seconds>', 'how long to wait for the bundle (default 30, 120 with --heap, 300 with --core)', seconds)
     .action(async (pid: number, opts: { heap?: boolean; core?: boolean; timeout?: number }) => {
-      const r = await dump(pid, { heap: opts.heap, core: opts.core, timeoutMs: (opts.timeout ?? (opts.heap ? 120 : 30)) * 1000 });
+      const r = await dump(pid, { heap: opts.heap, core: opts.core, timeoutMs: (opts.timeout ?? (opts.core ? 300 : opts.heap ? 120 : 30)) * 1000 });
       out(`${safeLine(r.path)}\n`);
+      if (r.core) out(`${safeLine(r.core)}\n`);
       if (r.warning) throw new CliError(`bundle written without what was asked: ${r.warning}`);
     });
 
@@ -142,6 +143,17 @@ export function buildProgram(): Command {
       const { leakReport } = await import('./leak-report.js');
       const r = await leakReport(bundle);
       out(`${safeLine(bundle)}: leak.json added (${r.suspects} suspects, ${r.tookMs} ms)\n`);
+    });
+
+  program
+    .command('core')
+    .description('a core dump (from dump --core, gcore or the kernel): the main thread\'s native frames through gdb, and what autopsy-ts recorded in it')
+    .argument('<core>', 'an ELF core file')
+    .option('--node <binary>', 'the node binary that ran the process (default: the one recorded in the core)')
+    .option('--json', 'print JSON')
+    .action(async (core: string, opts: { node?: string; json?: boolean }) => {
+      const { coreCommand } = await import('./core.js');
+      out(coreCommand(core, opts));
     });
 
   program

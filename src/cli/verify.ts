@@ -32,6 +32,7 @@ export async function verifyBundle(path: string): Promise<VerifyResult> {
     [ENTRY.stack, 'stackEntry'],
     [ENTRY.timeline, 'timelineEntry'],
     [ENTRY.sources, 'sourcesEntry'],
+    ['core.json', 'coreEntry'],
   ];
   for (const [name, def] of perEntry) {
     const value = b.json.get(name);

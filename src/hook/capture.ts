@@ -14,6 +14,7 @@ import { mapFrames, nodeMapsEnabled } from './source-maps';
 import { state, timelineEvents } from './state';
 import { tailSnapshot } from './stdio-tail';
 import { HOOK_ROOT, getHookVersion } from './version';
+import { addonState } from '../native';
 
 export interface CaptureRequest {
   reason: string;
@@ -238,7 +239,7 @@ function captureUnguarded(req: CaptureRequest): CaptureResult {
     argv: redactor.redactArgv(process.argv),
     execArgv: redactor.redactArgv(process.execArgv),
     app: findApp(s.startCwd),
-    hook: { version: getHookVersion(), addon: 'unavailable' },
+    hook: { version: getHookVersion(), addon: addonState() },
     cluster,
     trigger: req.trigger,
     redacted: redactor.names,

@@ -29,6 +29,8 @@ export interface DumpRequest {
 export interface DumpReply {
   ok: boolean;
   path?: string;
+  /** The core written beside the bundle (dump --core). */
+  core?: string;
   error?: string;
   /** Something asked for that the bundle does not have (a heap snapshot refused for lack of headroom). */
   warning?: string;

@@ -201,28 +201,45 @@ const registerForDump = guard('registering for autopsy-ts dump', () => {
 
 const onSignal = guard('on-demand capture', (signal: NodeJS.Signals) => {
   if (!isMainThread()) return;
-  const { takeRequests, reply } = control();
-  const requests = takeRequests();
+  const requests = control().takeRequests();
+  record({ time: Date.now(), kind: 'signal', signal });
   if (requests.some((r) => r.core)) {
-    // Core dumps arrive with the native addon; refuse clearly instead of ignoring.
-    for (const r of requests) reply(r.id, { ok: false, error: 'core dumps are not supported by this hook version yet' });
+    // The core first (its writer is a child process; the loop carries on), then the bundle that references it.
+    const core = require('./core') as typeof import('./core');
+    core
+      .writeCoreInto(capture().bundleDirNow(), 'on-demand')
+      .then((outcome) => writeOnDemand(signal, requests, outcome))
+      .catch((err) => hookFailure('on-demand core capture', err));
     return;
   }
-  record({ time: Date.now(), kind: 'signal', signal });
+  writeOnDemand(signal, requests);
+});
+
+function writeOnDemand(signal: NodeJS.Signals, requests: ControlModule.DumpRequest[], core?: import('./core').CoreOutcome): void {
+  const { reply } = control();
   const c = capture();
   let heap: ReturnType<typeof heapForDump> = {};
   if (requests.some((r) => r.heap)) heap = heapForDump(c.bundleDirNow());
   const result = c.captureSync({
     reason: 'on-demand',
     stack: true,
-    trigger: { signal, requests: requests.map((r) => r.id), heap: heap.record ?? (heap.skipped ? { skipped: heap.skipped } : undefined) },
+    trigger: { signal, requests: requests.map((r) => r.id), heap: heap.record ?? (heap.skipped ? { skipped: heap.skipped } : undefined), core: core && coreRef(core) },
     rawEntries: heap.entry,
+    entries: core && 'record' in core ? [{ name: 'core.json', value: core.record }] : undefined,
   });
   for (const r of requests) {
-    const warning = r.heap && heap.skipped ? `heap snapshot skipped: ${heap.skipped}` : undefined;
-    reply(r.id, result.path ? { ok: true, path: result.path, warning } : { ok: false, error: result.skipped ?? result.error ?? 'not written' });
+    const warnings = [r.heap && heap.skipped ? `heap snapshot skipped: ${heap.skipped}` : '', r.core && core && 'skipped' in core ? `core dump skipped: ${core.skipped}` : ''].filter(Boolean);
+    const corePath = r.core && core && 'record' in core ? core.record.path : undefined;
+    reply(r.id, result.path ? { ok: true, path: result.path, core: corePath, warning: warnings.join('; ') || undefined } : { ok: false, error: result.skipped ?? result.error ?? 'not written' });
   }
-});
+}
+
+/** The manifest's reference to the core beside the bundle (core.json has the full record). */
+function coreRef(core: import('./core').CoreOutcome): Record<string, unknown> {
+  if ('skipped' in core) return { skipped: core.skipped };
+  const { path, size, sha256, nodeBuildId } = core.record;
+  return { path, size, sha256, nodeBuildId };
+}
 
 /** A heap snapshot for `dump --heap`, only when the memory headroom allows it (src/hook/headroom.ts). */
 function heapForDump(dir: string): { entry?: { name: string; data: Buffer }[]; record?: unknown; skipped?: string } {

@@ -1,0 +1,138 @@
+// autopsy-ts native addon (N-API through node-addon-api; one build loads in every Node >= 20).
+// Exports: coreSupported, writeCore(options) -> Promise, probeIsolate().
+#include <napi.h>
+#include <v8.h>
+
+#include <stdio.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <string>
+#include <thread>
+
+#ifndef AUTOPSY_NO_CORE
+#include "dump-prep.h"
+#endif
+
+namespace {
+
+void* g_main_isolate = nullptr;
+
+bool OnMainThread() { return syscall(SYS_gettid) == getpid(); }
+
+// Candidates for the offset of the isolate's c_entry_fp (in ThreadLocalTop): while JS calls into
+// C++, c_entry_fp holds the exit frame's fp, a little above our own frame. Other fields also point
+// into the stack (handler, js_entry_sp), so the caller probes at two JS stack depths and keeps the
+// field whose distance to our frame stays the same (src/native/index.ts). Offsets move between V8
+// versions, so no compile-time constant would hold for every Node that this one build loads in.
+Napi::Array CEntryFpCandidates(Napi::Env env, void* isolate) {
+  uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
+  const uintptr_t* words = (const uintptr_t*)isolate;
+  Napi::Array out = Napi::Array::New(env);
+  uint32_t n = 0;
+  for (long i = 0; i < 4096 / 8; i++) {
+    uintptr_t v = words[i];
+    if (v > sp && v < sp + 256 * 1024 && (v & 7) == 0) {
+      Napi::Array pair = Napi::Array::New(env, 2);
+      pair.Set(0u, Napi::Number::New(env, (double)(i * 8)));
+      pair.Set(1u, Napi::Number::New(env, (double)(v - sp)));
+      out.Set(n++, pair);
+    }
+  }
+  return out;
+}
+
+std::string Hex(uintptr_t v) {
+  char b[32];
+  snprintf(b, sizeof b, "0x%lx", (unsigned long)v);
+  return b;
+}
+
+Napi::Value ProbeIsolate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  void* iso = v8::Isolate::GetCurrent();
+  o.Set("isolate", Hex((uintptr_t)iso));
+  o.Set("mainThread", OnMainThread());
+  if (iso) o.Set("candidates", CEntryFpCandidates(env, iso));
+  o.Set("sp", Hex((uintptr_t)__builtin_frame_address(0)));
+  return o;
+}
+
+#ifndef AUTOPSY_NO_CORE
+struct Job {
+  Napi::Promise::Deferred deferred;
+  autopsy::DumpOptions opts;
+  autopsy::DumpResult res;
+  Napi::ThreadSafeFunction tsfn;
+};
+
+void Settle(Napi::Env env, Napi::Function, Job* job) {
+  const autopsy::DumpResult& r = job->res;
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("ok", r.ok);
+  if (!r.error.empty()) o.Set("error", r.error);
+  o.Set("path", job->opts.path);
+  o.Set("size", Napi::Number::New(env, (double)r.size));
+  o.Set("diskBytes", Napi::Number::New(env, (double)r.disk_bytes));
+  o.Set("scanMs", r.scan_ms);
+  o.Set("madviseMs", r.madvise_ms);
+  o.Set("signalMs", r.signal_ms);
+  o.Set("forkMs", r.fork_ms);
+  o.Set("writeMs", r.write_ms);
+  o.Set("dontForkRanges", Napi::Number::New(env, (double)r.dc_ranges));
+  o.Set("dontForkBytes", Napi::Number::New(env, (double)r.dc_bytes));
+  o.Set("childPid", r.child_pid);
+  job->deferred.Resolve(o);
+  delete job;
+}
+
+// writeCore({path, timeoutMs, minAvailable, minFree, note}): resolves with the result, never rejects
+// for a failed dump ({ok: false, error}); throws only for bad arguments.
+Napi::Value WriteCore(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsObject()) {
+    Napi::TypeError::New(env, "writeCore(options): options must be an object").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Napi::Object a = info[0].As<Napi::Object>();
+  if (!a.Get("path").IsString()) {
+    Napi::TypeError::New(env, "writeCore: path must be a string").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  auto num = [&](const char* k, double d) { Napi::Value v = a.Get(k); return v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : d; };
+  Job* job = new Job{Napi::Promise::Deferred::New(env), {}, {}, {}};
+  job->opts.path = a.Get("path").As<Napi::String>().Utf8Value();
+  job->opts.timeout_ms = (int64_t)num("timeoutMs", 120000);
+  job->opts.min_available = (uint64_t)num("minAvailable", 0);
+  job->opts.min_free = (uint64_t)num("minFree", 0);
+  if (a.Get("note").IsString()) job->opts.own_note = a.Get("note").As<Napi::String>().Utf8Value();
+  Napi::Promise promise = job->deferred.Promise();
+  job->tsfn = Napi::ThreadSafeFunction::New(env, Napi::Function::New(env, [](const Napi::CallbackInfo&) {}), "autopsy-core", 0, 1);
+  job->tsfn.Unref(env);  // a dump in flight never keeps the process alive
+  std::thread([job] {
+    job->res = autopsy::RunDump(job->opts);
+    Napi::ThreadSafeFunction tsfn = job->tsfn;  // job is deleted by Settle
+    tsfn.BlockingCall(job, Settle);
+    tsfn.Release();
+  }).detach();
+  return promise;
+}
+#endif
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  if (OnMainThread()) g_main_isolate = v8::Isolate::GetCurrent();
+#ifndef AUTOPSY_NO_CORE
+  exports.Set("coreSupported", true);
+  exports.Set("writeCore", Napi::Function::New(env, WriteCore, "writeCore"));
+#else
+  exports.Set("coreSupported", false);
+#endif
+  exports.Set("probeIsolate", Napi::Function::New(env, ProbeIsolate, "probeIsolate"));
+  exports.Set("mainIsolate", Hex((uintptr_t)g_main_isolate));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(autopsy_native, Init)

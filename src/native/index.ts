@@ -1,0 +1,99 @@
+import { join } from 'node:path';
+
+/**
+ * The native addon (native/), loaded through node-gyp-build so that prebuilt binaries can ship later.
+ * When it is missing, fails to load, or AUTOPSY_NATIVE=0 asks for the fallback, every caller gets
+ * "unavailable" with the reason, and everything that does not need the addon carries on.
+ */
+export interface WriteCoreOptions {
+  path: string;
+  timeoutMs?: number;
+  /** Kill the writer when MemAvailable falls below this (bytes). */
+  minAvailable?: number;
+  /** Kill the writer when the core's file system has less free space than this (bytes). */
+  minFree?: number;
+  /** Text for the core's AUTOPSY note: "key=value" lines. */
+  note?: string;
+}
+
+export interface WriteCoreResult {
+  ok: boolean;
+  error?: string;
+  path: string;
+  size: number;
+  diskBytes: number;
+  scanMs: number;
+  madviseMs: number;
+  signalMs: number;
+  forkMs: number;
+  writeMs: number;
+  dontForkRanges: number;
+  dontForkBytes: number;
+  childPid: number;
+}
+
+export interface IsolateProbe {
+  isolate: string;
+  mainThread: boolean;
+  /** [offset in the isolate, value minus our frame's address] of fields pointing just above our frame. */
+  candidates?: [number, number][];
+  sp: string;
+}
+
+export interface NativeAddon {
+  coreSupported: boolean;
+  writeCore?: (options: WriteCoreOptions) => Promise<WriteCoreResult>;
+  probeIsolate: () => IsolateProbe;
+  mainIsolate: string;
+}
+
+export type NativeStatus = { loaded: true; addon: NativeAddon } | { loaded: false; reason: string };
+
+/** The package root: dist/src/native/ is three levels below it, src/native/ two (tsx). */
+const ROOT = join(__dirname, '..', '..', __dirname.includes(join('dist', 'src')) ? '..' : '');
+
+let status: NativeStatus | undefined;
+
+/** Loads the addon once; never throws. */
+export function loadNative(env: NodeJS.ProcessEnv = process.env): NativeStatus {
+  if (status) return status;
+  status = tryLoad(env);
+  return status;
+}
+
+function tryLoad(env: NodeJS.ProcessEnv): NativeStatus {
+  if (/^(0|false|no|off)$/i.test(env.AUTOPSY_NATIVE ?? '')) return { loaded: false, reason: 'turned off by AUTOPSY_NATIVE=0' };
+  try {
+    const gypBuild = require('node-gyp-build') as (dir: string) => unknown;
+    const addon = gypBuild(join(ROOT, 'native')) as NativeAddon;
+    if (!addon || typeof addon.probeIsolate !== 'function') return { loaded: false, reason: 'the addon does not export what this version expects' };
+    return { loaded: true, addon };
+  } catch (err) {
+    const msg = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    return { loaded: false, reason: `not built or not loadable: ${msg.slice(0, 300)}` };
+  }
+}
+
+/** For manifest.hook.addon. */
+export function addonState(): 'loaded' | 'unavailable' {
+  return loadNative().loaded ? 'loaded' : 'unavailable';
+}
+
+/**
+ * The offset of the isolate's c_entry_fp, for the core's AUTOPSY note (issue 8 walks JS frames from it):
+ * probed at two JS stack depths, the field that keeps its distance to the addon's frame is the exit
+ * frame's fp; fields with a fixed value (handler, js_entry_sp) drop out. Undefined when ambiguous.
+ */
+export function findCEntryFpOffset(addon: NativeAddon): number | undefined {
+  const shallow = addon.probeIsolate();
+  const deep = (n: number): IsolateProbe => (n === 0 ? addon.probeIsolate() : deep(n - 1));
+  const deeper = deep(24);
+  if (!shallow.mainThread || !shallow.candidates || !deeper.candidates) return undefined;
+  return pickCEntryFpOffset(shallow.candidates, deeper.candidates);
+}
+
+/** Pure: the smallest-distance offset present in both probes with the same distance. */
+export function pickCEntryFpOffset(a: [number, number][], b: [number, number][]): number | undefined {
+  const same = a.filter(([off, d]) => b.some(([o2, d2]) => o2 === off && d2 === d)).sort((x, y) => x[1] - y[1]);
+  return same.length ? same[0][0] : undefined;
+}

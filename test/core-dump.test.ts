@@ -1,0 +1,149 @@
+// Core dumps of live processes (native/): `autopsy-ts dump PID --core` on a service holding about
+// 1 GB of heap, which must still be alive and serving afterwards; and the refusals.
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
+import { get } from 'node:http';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { readBundle } from '../src/bundle/reader';
+import { cleanup, runCli, runNode, SCENARIOS, tempDir } from './helpers';
+
+const dir = tempDir();
+after(() => cleanup(dir));
+const server = join(SCENARIOS, 'core', 'big-heap-server.js');
+const linuxX64 = process.platform === 'linux' && process.arch === 'x64';
+const has = (cmd: string) => spawnSync(cmd, ['--version'], { stdio: 'ignore' }).status === 0;
+
+function stats(port: number): Promise<{ maxGapMs: number; ticks: number; records: number }> {
+  return new Promise((resolve, reject) => {
+    get({ host: '127.0.0.1', port, path: '/stats', timeout: 5000 }, (res) => {
+      let body = '';
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve(JSON.parse(body)));
+    }).on('error', reject);
+  });
+}
+
+/** Streams through the file: a core is gigabytes. */
+function fileContains(path: string, needle: string): boolean {
+  const n = Buffer.from(needle);
+  const fd = openSync(path, 'r');
+  const buf = Buffer.alloc(16 * 1024 * 1024);
+  let pos = 0;
+  let carry = Buffer.alloc(0);
+  try {
+    for (;;) {
+      const got = readSync(fd, buf, 0, buf.length, pos);
+      if (got <= 0) return false;
+      const hay = Buffer.concat([carry, buf.subarray(0, got)]);
+      if (hay.includes(n)) return true;
+      carry = hay.subarray(Math.max(0, hay.length - n.length));
+      pos += got;
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+interface Dumped {
+  dump: Awaited<ReturnType<typeof runCli>>;
+  after?: { maxGapMs: number; ticks: number; records: number };
+  marker: string;
+}
+
+/** Starts the service, dumps it with --core once it is ready, asks it for /stats, then ends it. */
+async function dumpService(out: string, env: Record<string, string>, heapMb: number): Promise<{ run: Awaited<ReturnType<typeof runNode>>; d: Dumped }> {
+  let done: Promise<Dumped> | undefined;
+  const run = await runNode(server, {
+    hook: true,
+    nodeArgs: ['--max-old-space-size=4096'],
+    args: ['120000'],
+    env: { AUTOPSY_DIR: out, HEAP_MB: String(heapMb), ...env },
+    timeoutMs: 170_000,
+    onOutput: {
+      text: 'ready',
+      then: (pid, stdout) => {
+        const [, port, marker] = /ready (\d+) (\S+)/.exec(stdout)!;
+        done = (async () => {
+          const dump = await runCli(['dump', String(pid), '--core'], { timeoutMs: 150_000 });
+          let after;
+          try {
+            after = await stats(Number(port));
+          } finally {
+            process.kill(pid, 'SIGTERM');
+          }
+          return { dump, after, marker };
+        })();
+      },
+    },
+  });
+  return { run, d: await done! };
+}
+
+describe('core dumps of a live process', { skip: !linuxX64 && 'core dumps need Linux x64' }, () => {
+  test('dump --core on a ~1 GB heap: the service keeps serving; the core has the heap, notes, and a gdb backtrace', { timeout: 240_000 }, async () => {
+    const out = join(dir, 'big');
+    const { run, d } = await dumpService(out, {}, 1024);
+    assert.equal(d.dump.code, 0, d.dump.stderr);
+    const [bundlePath, corePath] = d.dump.stdout.trim().split('\n');
+    assert.match(corePath, /autopsy-\d{8}T\d{9}Z-on-demand-.+\.core$/);
+    // Alive and serving after the dump, then ended normally by our SIGTERM.
+    assert.equal(d.after!.records, 50000);
+    assert.equal(run.code, 0, run.stderr);
+    assert.ok(d.after!.maxGapMs < 2000, `event loop gap ${d.after!.maxGapMs} ms`);
+    assert.deepEqual(readdirSync(out).filter((n) => n.includes('.tmp')), []);
+
+    const b = await readBundle(bundlePath);
+    assert.equal(b.manifest.hook.addon, 'loaded');
+    const core = b.json.get('core.json') as { path: string; size: number; sha256: string; nodeBuildId?: string; forkMs: number };
+    assert.equal(core.path, corePath);
+    assert.equal(core.size, statSync(corePath).size);
+    assert.match(core.sha256, /^[0-9a-f]{64}$/);
+    assert.deepEqual((b.manifest.trigger as { core: unknown }).core, { path: core.path, size: core.size, sha256: core.sha256, nodeBuildId: core.nodeBuildId });
+    assert.equal((await runCli(['verify', bundlePath])).code, 0);
+    const s = JSON.parse((await runCli(['summary', bundlePath, '--json'])).stdout);
+    assert.equal(s.core.path, corePath);
+
+    // The V8 heap is in the core (Node marks it MADV_DONTFORK; the writer re-marks it for the fork).
+    assert.ok(statSync(corePath).blocks * 512 > 900 * 1024 * 1024, `core holds ${statSync(corePath).blocks * 512} bytes`);
+    assert.ok(fileContains(corePath, d.marker), 'the heap marker string is in the core');
+
+    if (has('readelf')) {
+      const notes = execFileSync('readelf', ['-n', corePath], { encoding: 'utf8' });
+      assert.match(notes, /NT_PRSTATUS/);
+      assert.match(notes, /NT_FILE/);
+      assert.match(notes, /NT_FPREGSET/);
+      assert.match(notes, /NT_AUXV/);
+    }
+    if (has('gdb')) {
+      const bt = spawnSync('gdb', ['-batch', '-nx', '-ex', 'bt', process.execPath, corePath], { encoding: 'utf8', timeout: 120_000 });
+      assert.match(bt.stdout, /^#0\s+0x[0-9a-f]+ in \S+/m, bt.stdout + bt.stderr);
+      assert.match(bt.stdout, /^#2\s/m, bt.stdout);
+      assert.match(bt.stdout, /uv_run|main/, bt.stdout);
+    }
+  });
+
+  test('without the addon (AUTOPSY_NATIVE=0), dump --core writes the bundle, says why there is no core, exits 1', { timeout: 60_000 }, async () => {
+    const out = join(dir, 'no-addon');
+    const { run, d } = await dumpService(out, { AUTOPSY_NATIVE: '0' }, 16);
+    assert.equal(d.dump.code, 1);
+    const lines = d.dump.stdout.trim().split('\n');
+    assert.equal(lines.length, 1);
+    assert.match(d.dump.stderr, /^autopsy-ts: bundle written without what was asked: core dump skipped: native addon unavailable: turned off by AUTOPSY_NATIVE=0\n$/);
+    assert.equal(run.code, 0);
+    const b = await readBundle(lines[0]);
+    assert.equal(b.manifest.hook.addon, 'unavailable');
+    assert.equal(b.json.get('core.json'), undefined);
+    assert.deepEqual(readdirSync(out).filter((n) => n.endsWith('.core')), []);
+  });
+
+  test('the disk-space check comes first: no core, no temporary file, the reason in one line', { timeout: 60_000 }, async () => {
+    const out = join(dir, 'disk');
+    const { d } = await dumpService(out, { AUTOPSY_CORE_MIN_FREE: '100000T' }, 16);
+    assert.equal(d.dump.code, 1);
+    assert.match(d.dump.stderr, /core dump skipped: not enough disk space: .*AUTOPSY_CORE_MIN_FREE/);
+    assert.deepEqual(readdirSync(out).filter((n) => !n.endsWith('.tgz')), []);
+    assert.ok(existsSync(d.dump.stdout.trim()));
+  });
+});
