@@ -117,7 +117,7 @@ export function startPersist(heapLimit: number): void {
     argv: redactor.redactArgv(process.argv),
     execArgv: redactor.redactArgv(process.execArgv),
     cwd: s.startCwd,
-    hook: { version: getHookVersion(), addon: 'unavailable' },
+    hook: { version: getHookVersion(), addon: (require('../native') as typeof import('../native')).addonState() },
     heapLimit,
     cluster,
   };
