@@ -9,6 +9,7 @@ import { oldGenerationLimit } from '../src/hook/recorder';
 import { newHttpCounters, pathOnly, requestSummary } from '../src/hook/recorder-http';
 import { procStartTime, readBootId } from '../src/hook/recorder-file';
 import { keep, type Tail } from '../src/hook/stdio-tail';
+import { Ring, readRing, RING_HEADER } from '../src/hook/recorder-ring';
 import { readConfig } from '../src/hook/config';
 import { describeEvent, filterKinds } from '../src/timeline/events';
 
@@ -119,6 +120,38 @@ describe('recorder files', () => {
     assert.equal(liveness({ ...me, bootId: 'another-boot' }, now), 'dead');
     assert.equal(liveness({ ...me, hostname: 'elsewhere' }, now), 'unknown');
     assert.equal(liveness({ ...me, pid: 2 ** 22 + 7 }, now), 'dead');
+  });
+});
+
+describe('recorder ring', () => {
+  test('lines come back in order, before and after wrapping; the cut oldest line is dropped', () => {
+    const ring = new Ring(Buffer.alloc(RING_HEADER + 100));
+    assert.deepEqual(readRing(ring.buf), []);
+    ring.append('{"a":1}');
+    ring.append('{"b":2}');
+    assert.deepEqual(readRing(ring.buf), ['{"a":1}', '{"b":2}']);
+    for (let i = 0; i < 40; i++) ring.append(JSON.stringify({ i }));
+    const lines = readRing(ring.buf);
+    assert.equal(lines[lines.length - 1], '{"i":39}');
+    assert.ok(lines.length >= 8 && lines.length <= 12, `${lines.length} lines`);
+    for (let k = 1; k < lines.length; k++) assert.equal(JSON.parse(lines[k]).i, JSON.parse(lines[k - 1]).i + 1);
+    ring.append('x'.repeat(30)); // over a quarter of the ring: not written
+    assert.equal(readRing(ring.buf).pop(), '{"i":39}');
+  });
+
+  test('a file that is not a ring, or a damaged header, is an error', () => {
+    assert.throws(() => readRing(Buffer.alloc(200)), /not an autopsy-ts ring/);
+    const ring = new Ring(Buffer.alloc(RING_HEADER + 100));
+    ring.buf.writeUInt32LE(7, 16);
+    assert.throws(() => readRing(ring.buf), /damaged ring header/);
+  });
+
+  test('parseRecorder merges the ring: lines the file lacks are added once', () => {
+    const header = JSON.stringify({ recorder: 1, pid: 1, hostname: 'h', startedAt: 0 });
+    const a = JSON.stringify({ time: 1, kind: 'breadcrumb', message: 'a' });
+    const b = JSON.stringify({ time: 2, kind: 'breadcrumb', message: 'b' });
+    const c = parseRecorder([header, a].join('\n') + '\n', [a, b]);
+    assert.deepEqual(c.events.map((e) => e.message), ['a', 'b']);
   });
 });
 

@@ -1,5 +1,6 @@
 // autopsy-ts native addon (N-API through node-addon-api; one build loads in every Node >= 20).
 // Exports: coreSupported, writeCore(options) -> Promise, probeIsolate().
+#include "mmap-ring.h"
 #include <napi.h>
 #include <v8.h>
 
@@ -129,6 +130,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("coreSupported", false);
 #endif
   exports.Set("probeIsolate", Napi::Function::New(env, ProbeIsolate, "probeIsolate"));
+  autopsy::RegisterMapRing(env, exports);
   exports.Set("mainIsolate", Hex((uintptr_t)g_main_isolate));
   return exports;
 }

@@ -6,6 +6,7 @@ import { FORMAT_NAME, FORMAT_VERSION, type Manifest, type TimelineEvent } from '
 import { assembleBundle, type BundleFile } from '../bundle/writer';
 import { enforceRetention, writeAtomically } from './bundle-dir';
 import { RECORDER_DIR, procStartTime, readBootId, type RecorderHeader } from './recorder-file';
+import { readRing } from './recorder-ring';
 
 /**
  * `collect`: turns the persisted recorders of processes that are gone into bundles.
@@ -45,9 +46,17 @@ export interface RecorderContents {
 
 const STDIO_KEEP = 64 * 1024;
 
-/** Pure: parses a recorder file's text. A last line cut short by the kill is counted, not fatal. */
-export function parseRecorder(text: string): RecorderContents {
+/**
+ * Pure: parses a recorder file's text, plus the lines of its mapped ring when there is one (the events
+ * of the last moments, which the file may not have yet). A last line cut short by the kill is counted,
+ * not fatal.
+ */
+export function parseRecorder(text: string, ringLines: string[] = []): RecorderContents {
   const lines = text.split('\n');
+  if (ringLines.length) {
+    const seen = new Set(lines);
+    for (const l of ringLines) if (!seen.has(l)) lines.push(l);
+  }
   let header: RecorderHeader | undefined;
   const events: TimelineEvent[] = [];
   const stdio: Record<string, { text: string; dropped: number }> = {};
@@ -208,7 +217,18 @@ export function collectDir(bundleDir: string, opts: CollectOptions): Collected[]
 
 function collectOne(bundleDir: string, dir: string, path: string, opts: CollectOptions, now: { host: string; bootId?: string }): Collected {
   const text = readFileSync(path, 'utf8');
-  const contents = parseRecorder(text);
+  const base = basename(path).replace(/\.ndjson(\.collecting-\d+)?$/, '');
+  const ringPath = join(dir, `${base}.ring`);
+  let ringLines: string[] = [];
+  let ringProblem: string | undefined;
+  if (existsSync(ringPath)) {
+    try {
+      ringLines = readRing(readFileSync(ringPath));
+    } catch (err) {
+      ringProblem = (err as Error).message;
+    }
+  }
+  const contents = parseRecorder(text, ringLines);
   const h = contents.header;
   if (h.pid === process.pid && h.hostname === now.host) return { recorder: path, skipped: 'this process' };
   const live = liveness(h, now);
@@ -217,7 +237,6 @@ function collectOne(bundleDir: string, dir: string, path: string, opts: CollectO
     const age = Date.now() - statSync(path).mtimeMs;
     if (age < (opts.staleMs ?? 10 * 60_000)) return { recorder: path, skipped: `written by ${h.hostname}, which this machine cannot check; untouched for ${Math.round(age / 1000)} s only` };
   }
-  const base = basename(path).replace(/\.ndjson(\.collecting-\d+)?$/, '');
   const snapPath = join(dir, `${base}.heapsnapshot`);
   const snapBytes = existsSync(snapPath) ? statSync(snapPath).size : 0;
   if (opts.maxSnapshotBytes !== undefined && snapBytes > opts.maxSnapshotBytes) {
@@ -286,12 +305,13 @@ function collectOne(bundleDir: string, dir: string, path: string, opts: CollectO
       heap: snapBytes ? { entry: heapEntry, bytes: snapBytes } : undefined,
       fatalReport: fatalPath ? basename(fatalPath) : undefined,
       unreadableLines: contents.badLines || undefined,
+      ring: existsSync(ringPath) ? { lines: ringLines.length, problem: ringProblem } : undefined,
     },
     redacted: h.redacted ?? [],
   };
   const { tgz } = assembleBundle(manifest, files);
   const bundle = writeAtomically(bundleDir, bundleFileName(time, verdict.reason, h.hostname, h.pid), tgz);
-  for (const p of [claimed, snapPath, nearReportPath, crashPath, fatalPath]) {
+  for (const p of [claimed, ringPath, snapPath, nearReportPath, crashPath, fatalPath]) {
     if (!p) continue;
     try {
       unlinkSync(p);

@@ -8,6 +8,7 @@ import { hookFailure } from './log';
 import { state, timelineEvents } from './state';
 import { drainUnsaved, tailSnapshot } from './stdio-tail';
 import { getHookVersion } from './version';
+import { RING_BYTES, Ring } from './recorder-ring';
 
 /**
  * The persisted flight recorder: the timeline, appended to `<bundle folder>/.recorder/<host>-<pid>-<start>.ndjson`
@@ -21,6 +22,10 @@ import { getHookVersion } from './version';
  *
  * Cost: a flush stringifies the new events and makes one write(2); nothing is fsync'ed (the page cache
  * outlives the process, not the kernel). The file is compacted when it passes MAX_FILE_BYTES.
+ *
+ * With the native addon, every event is also written at once into `<base>.ring`, a file mapped
+ * MAP_SHARED (recorder-ring.ts): a write there is in the page cache immediately, so a SIGKILL loses
+ * nothing, not even the last 500 ms. `collect` merges the ring's lines into the file's.
  */
 
 export const RECORDER_VERSION = 1;
@@ -60,8 +65,10 @@ interface Persisted {
   bytes: number;
   header: RecorderHeader;
   redactor: Redactor;
-  pending: TimelineEvent[];
+  /** Lines (JSON, redacted) or events (stringified and redacted in a batch at the next flush). */
+  pending: (TimelineEvent | string)[];
   droppedPending: number;
+  ring?: Ring;
 }
 
 let rec: Persisted | undefined;
@@ -125,7 +132,7 @@ export function startPersist(heapLimit: number): void {
   const base = `${safeName(header.hostname)}-${process.pid}-${startedAt}`;
   const path = join(dir, `${base}.ndjson`);
   const fd = openSync(path, 'w', 0o600);
-  rec = { dir, base, path, fd, bytes: 0, header, redactor, pending: [], droppedPending: 0 };
+  rec = { dir, base, path, fd, bytes: 0, header, redactor, pending: [], droppedPending: 0, ring: openRing(join(dir, `${base}.ring`)) };
   write(rec, [JSON.stringify(header), ...timelineEvents().map((e) => JSON.stringify(e))]);
   s.onRecord = (ev) => {
     const r = rec;
@@ -134,15 +141,38 @@ export function startPersist(heapLimit: number): void {
       r.pending.shift();
       r.droppedPending++;
     }
+    if (r.ring) {
+      try {
+        const line = r.redactor.redactJsonText(JSON.stringify(ev));
+        r.ring.append(line);
+        r.pending.push(line);
+        return;
+      } catch {
+        r.ring = undefined;
+      }
+    }
     r.pending.push(ev);
   };
   setInterval(flushGuarded, FLUSH_MS).unref();
   process.on('exit', onExit);
 }
 
-function write(r: Persisted, lines: string[]): void {
+/** The addon's mapped ring, when the addon is loaded; otherwise the 500 ms file writes alone. */
+function openRing(path: string): Ring | undefined {
+  try {
+    const native = (require('../native') as typeof import('../native')).loadNative();
+    if (!native.loaded || !native.addon.mapRing) return undefined;
+    return new Ring(native.addon.mapRing(path, RING_BYTES));
+  } catch (err) {
+    hookFailure('mapping the flight recorder ring', err);
+    return undefined;
+  }
+}
+
+function write(r: Persisted, lines: string[], redacted = false): void {
   if (!lines.length) return;
-  const buf = Buffer.from(r.redactor.redactJsonText(lines.join('\n') + '\n'));
+  const text = lines.join('\n') + '\n';
+  const buf = Buffer.from(redacted ? text : r.redactor.redactJsonText(text));
   let off = 0;
   while (off < buf.length) off += writeSync(r.fd, buf, off, buf.length - off);
   r.bytes += buf.length;
@@ -153,14 +183,19 @@ export function flush(): void {
   const r = rec;
   if (!r) return;
   try {
-    const lines = r.pending.map((e) => JSON.stringify(e));
+    // Lines that went through the ring are redacted already; the others are redacted here, in one pass.
+    const ready = r.pending.every((e) => typeof e === 'string');
+    const lines = r.pending.map((e) => (typeof e === 'string' ? e : JSON.stringify(e)));
     r.pending = [];
     if (r.droppedPending) {
       lines.unshift(JSON.stringify({ time: Date.now(), kind: 'recorder', message: `${r.droppedPending} events were dropped between two writes` }));
       r.droppedPending = 0;
     }
-    for (const o of drainUnsaved()) lines.push(JSON.stringify({ time: Date.now(), kind: 'stdio', stream: o.stream, text: o.text }));
-    write(r, lines);
+    const out = drainUnsaved().map((o) => JSON.stringify({ time: Date.now(), kind: 'stdio', stream: o.stream, text: o.text }));
+    if (ready) {
+      write(r, lines, true);
+      write(r, out);
+    } else write(r, [...lines, ...out]);
     if (r.bytes > MAX_FILE_BYTES) compact(r);
   } catch (err) {
     stop();
@@ -228,7 +263,7 @@ function onExit(): void {
   const r = rec;
   if (!r) return;
   stop();
-  for (const p of [r.path, join(r.dir, `${r.base}.heapsnapshot`), join(r.dir, `${r.base}.report.json`)]) {
+  for (const p of [r.path, join(r.dir, `${r.base}.ring`), join(r.dir, `${r.base}.heapsnapshot`), join(r.dir, `${r.base}.report.json`)]) {
     try {
       unlinkSync(p);
     } catch {}

@@ -44,6 +44,8 @@ export interface NativeAddon {
   coreSupported: boolean;
   writeCore?: (options: WriteCoreOptions) => Promise<WriteCoreResult>;
   probeIsolate: () => IsolateProbe;
+  /** A new file of `bytes`, mapped MAP_SHARED, as a Buffer (the flight recorder's ring; Linux/POSIX). */
+  mapRing?: (path: string, bytes: number) => Buffer;
   mainIsolate: string;
 }
 
