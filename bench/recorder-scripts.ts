@@ -9,7 +9,9 @@ const http = require('node:http');
 const fs = require('node:fs');
 const srv = http.createServer((req, res) => { res.setHeader('content-type', 'text/plain'); res.end('hello world'); });
 srv.listen(0, '127.0.0.1', () => console.log('port ' + srv.address().port));
-process.stdin.on('data', () => {
+process.stdin.on('data', (d) => {
+  // "exit": end cleanly, so that the recorder is removed and the next run has nothing to collect.
+  if (String(d).startsWith('exit')) process.exit(0);
   const st = fs.readFileSync('/proc/self/status', 'utf8');
   const kb = (k) => Number((new RegExp(k + ':\\\\s+(\\\\d+)').exec(st) || [])[1]);
   console.log('rss ' + JSON.stringify({ rss: kb('VmRSS'), hwm: kb('VmHWM') }));

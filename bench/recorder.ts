@@ -85,7 +85,8 @@ async function oneRun(variant: Variant, dir: string): Promise<Run> {
     const { rss, hwm } = JSON.parse(await mem) as { rss: number; hwm: number };
     return { variant, rps: round2(r.done / (RUN_MS / 1000)), rssMb: round2(rss / 1024), hwmMb: round2(hwm / 1024) };
   } finally {
-    child.kill('SIGKILL');
+    child.stdin!.write('exit\n');
+    setTimeout(() => child.kill('SIGKILL'), 2000).unref();
   }
 }
 
@@ -110,8 +111,8 @@ export async function runRecorder(): Promise<RecorderResult> {
       ratios.push(byVariant.hook!.rps / byVariant.plain!.rps);
       ratiosNoWatchdog.push(byVariant['hook-no-watchdog']!.rps / byVariant.plain!.rps);
     }
-    const med = (v: Variant, k: 'rps' | 'rssMb' | 'hwmMb') => quantile(runs.filter((r) => r.variant === v).map((r) => r[k]), 0.5);
-    const ratio = round2(quantile(ratios, 0.5) * 1000) / 1000;
+    const med = (v: Variant, k: 'rps' | 'rssMb' | 'hwmMb') => round2(quantile(runs.filter((r) => r.variant === v).map((r) => r[k]), 0.5));
+    const ratio = Math.round(quantile(ratios, 0.5) * 1000) / 1000;
     const rssOverheadMb = round2(med('hook', 'rssMb') - med('plain', 'rssMb'));
     const eventNs = eventCost(dir);
     return {
@@ -121,8 +122,8 @@ export async function runRecorder(): Promise<RecorderResult> {
       runs,
       rps: { plain: round2(med('plain', 'rps')), hook: round2(med('hook', 'rps')), 'hook-no-watchdog': round2(med('hook-no-watchdog', 'rps')) },
       ratio,
-      ratioMin: round2(Math.min(...ratios) * 1000) / 1000,
-      ratioNoWatchdog: round2(quantile(ratiosNoWatchdog, 0.5) * 1000) / 1000,
+      ratioMin: Math.round(Math.min(...ratios) * 1000) / 1000,
+      ratioNoWatchdog: Math.round(quantile(ratiosNoWatchdog, 0.5) * 1000) / 1000,
       rssMb: { plain: med('plain', 'rssMb'), hook: med('hook', 'rssMb'), 'hook-no-watchdog': med('hook-no-watchdog', 'rssMb') },
       rssOverheadMb,
       rssOverheadNoWatchdogMb: round2(med('hook-no-watchdog', 'rssMb') - med('plain', 'rssMb')),
@@ -141,7 +142,7 @@ export function printRecorder(r: RecorderResult): void {
   printTable(
     `Flight recorder: HTTP hello-world, ${CONNS} keep-alive connections, ${RUN_MS / 1000} s per run, ${r.rounds} rounds (${r.machine.node}, ${r.machine.cpus} cpus, load ${r.machine.load1})`,
     ['variant', 'req/s (median)', 'RSS MB (median)', 'VmHWM MB (median)'],
-    VARIANTS.map((v) => [v, r.rps[v], r.rssMb[v], quantile(r.runs.filter((x) => x.variant === v).map((x) => x.hwmMb), 0.5)]),
+    VARIANTS.map((v) => [v, r.rps[v], r.rssMb[v], round2(quantile(r.runs.filter((x) => x.variant === v).map((x) => x.hwmMb), 0.5))]),
   );
   console.log(`throughput ratio hook/plain: median ${r.ratio}, min ${r.ratioMin} (target >= ${r.targets.ratio}: ${r.ratioMet ? 'met' : 'MISSED'}); without the hang watchdog ${r.ratioNoWatchdog}`);
   console.log(`RSS overhead: ${r.rssOverheadMb} MB (target <= ${r.targets.rssMb}: ${r.rssMet ? 'met' : 'MISSED'}); without the hang watchdog ${r.rssOverheadNoWatchdogMb} MB; VmHWM overhead ${r.hwmOverheadMb} MB`);

@@ -27,13 +27,20 @@ export class Ring {
   }
 
   append(line: string): void {
-    const b = Buffer.from(line + '\n');
-    if (b.length > this.size / 4) return; // one huge event must not wipe the ring
+    const n = Buffer.byteLength(line) + 1;
+    if (n > this.size / 4) return; // one huge event must not wipe the ring
     const pos = this.total % this.size;
-    const first = Math.min(b.length, this.size - pos);
-    b.copy(this.buf, RING_HEADER + pos, 0, first);
-    if (first < b.length) b.copy(this.buf, RING_HEADER, first);
-    this.total += b.length;
+    if (pos + n <= this.size) {
+      // The common case: straight into the mapping, no intermediate buffer.
+      this.buf.write(line, RING_HEADER + pos);
+      this.buf[RING_HEADER + pos + n - 1] = 0x0a;
+    } else {
+      const b = Buffer.from(line + '\n');
+      const first = this.size - pos;
+      b.copy(this.buf, RING_HEADER + pos, 0, first);
+      b.copy(this.buf, RING_HEADER, first);
+    }
+    this.total += n;
     this.buf.writeDoubleLE(this.total, 8);
   }
 }
