@@ -23,9 +23,10 @@ async function timeline(bundle: string, kinds?: string): Promise<Ev[]> {
   return JSON.parse(r.stdout).events;
 }
 
+/** The recorder files (.ndjson; a .ring beside each when the addon is loaded). */
 function recorders(out: string): string[] {
   try {
-    return readdirSync(join(out, '.recorder'));
+    return readdirSync(join(out, '.recorder')).filter((n) => n.endsWith('.ndjson'));
   } catch {
     return [];
   }
@@ -50,8 +51,8 @@ describe('flight recorder', () => {
     });
     assert.equal(r.signal, 'SIGKILL');
     assert.equal(bundlesIn(out).length, 0);
-    assert.equal(recorders(out).filter((n) => n.endsWith('.ndjson')).length, 1, 'the recorder file survives the kill');
-    assert.equal(recorders(out).some((n) => n.endsWith('.ring')), native === '1', 'the ring exists with the addon only');
+    assert.equal(recorders(out).length, 1, 'the recorder file survives the kill');
+    assert.equal(readdirSync(join(out, '.recorder')).some((n) => n.endsWith('.ring')), native === '1', 'the ring exists with the addon only');
     const c = await runCli(['collect', out]);
     assert.equal(c.code, 0, c.stderr);
     assert.match(c.stdout, /^killed\s+\S+-killed-/m);
@@ -63,7 +64,7 @@ describe('flight recorder', () => {
     assert.ok(killedAt - last.time <= (native === '1' ? 250 : 1000), `last breadcrumb ${killedAt - last.time} ms before the kill`);
     const samples = await timeline(bundle, 'sample');
     assert.ok(samples.length >= 1 && typeof samples[0].rss === 'number' && typeof samples[0].elu === 'number');
-    assert.deepEqual(recorders(out), [], 'collected recorders are removed');
+    assert.deepEqual(readdirSync(join(out, '.recorder')), [], 'collected recorders and their rings are removed');
     const s = JSON.parse((await runCli(['summary', bundle, '--json'])).stdout);
     assert.equal(s.reason, 'killed');
     assert.match(s.headline, /^killed .* at \d\d:\d\d:\d\d UTC; RSS \d+ MB/);

@@ -30,7 +30,7 @@ export function install(): void {
   }
   if (config.hangMs) setTimeout(startHangWatch, 0).unref();
   startEarlyRecording();
-  setTimeout(startRecording, 0).unref();
+  setTimeout(startRecording, RECORDER_AFTER_MS).unref();
   // Load the capture code once the process has settled, so that a crash does not pay for it on its
   // fatal path (about 15 ms). Short-lived processes never reach this, and the timer keeps nobody alive.
   setTimeout(warmCapture, WARM_AFTER_MS).unref();
@@ -48,7 +48,7 @@ const startEarlyRecording = guard('starting the flight recorder', () => {
 });
 
 /**
- * The flight recorder's sampler starts on the first loop turn, and so does its persistence; a start-up
+ * The flight recorder's sampler starts RECORDER_AFTER_MS after start-up, and so does its persistence; a start-up
  * collect of dead predecessors' recorders follows a little later (collect.ts).
  */
 const startRecording = guard('starting the flight recorder', () => {
@@ -69,6 +69,13 @@ const startRecording = guard('starting the flight recorder', () => {
 });
 
 const COLLECT_AFTER_MS = 100;
+
+/**
+ * The sampler, the GC observer, the output tail and the persisted recorder (which loads the native addon
+ * for its ring) cost 10-20 ms of CPU: a process that ends within this time (a CLI, an npm script) never
+ * pays it. Events of those first moments are kept in memory and written when persistence starts.
+ */
+const RECORDER_AFTER_MS = 200;
 
 /** A restarted service turns its predecessor's death into a bundle. Cheap when there is nothing to do. */
 const collectAtStart = guard('collecting recorders of dead processes', () => {
