@@ -157,8 +157,11 @@ describe('recorder ring', () => {
 
 describe('recorder parts', () => {
   test('OOM threshold against the old generation limit', () => {
-    assert.equal(oldGenerationLimit(112 * MB), 64 * MB); // --max-old-space-size=64
-    assert.equal(oldGenerationLimit(4144 * MB), 4096 * MB); // the 64-bit default
+    assert.equal(oldGenerationLimit(112 * MB, ['--max-old-space-size=64'], 11), 64 * MB);
+    assert.equal(oldGenerationLimit(256 * MB, ['--max_old_space_size=64'], 13), 64 * MB);
+    assert.equal(oldGenerationLimit(112 * MB, [], 11), 64 * MB); // Node 20, flag in a place we do not read
+    assert.equal(oldGenerationLimit(4144 * MB, [], 11), 4096 * MB); // the 64-bit defaults
+    assert.equal(oldGenerationLimit(4288 * MB, [], 13), 4096 * MB);
     assert.deepEqual(nearLimit(55 * MB, 64 * MB, 0.85).fire, true);
     assert.deepEqual(nearLimit(50 * MB, 64 * MB, 0.85).fire, false);
     assert.equal(nearLimit(1, 0, 0.85).fire, false);

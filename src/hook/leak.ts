@@ -75,6 +75,10 @@ function snapshot(config: Config, which: 'a' | 'b', heapUsed: number): Snap | un
   const s = state();
   const path = join(chooseBundleDir(s.config.dir, s.startCwd).dir, `.leak-${process.pid}-${which}.heapsnapshot`);
   const hs = require('./heap-snapshot') as typeof import('./heap-snapshot');
+  // Empty the recorder's write queue first: otherwise its growth between A and B shows in the diff.
+  try {
+    (require('./recorder-file') as typeof import('./recorder-file')).flush();
+  } catch {}
   const t0 = Date.now();
   const take = () => {
     if (hs.needsLineEnds()) hs.prepareLineEnds();

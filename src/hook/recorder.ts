@@ -84,7 +84,7 @@ export function startRecorder(config: Config): void {
   if (sampler) return;
   startEarlySources();
   const v8 = require('node:v8') as typeof import('node:v8');
-  sampler = { gc: { count: 0, ms: 0, major: 0 }, http: newHttpCounters(), heapLimit: oldGenerationLimit(v8.getHeapStatistics().heap_size_limit) };
+  sampler = { gc: { count: 0, ms: 0, major: 0 }, http: newHttpCounters(), heapLimit: oldGenerationLimit(v8.getHeapStatistics().heap_size_limit, v8Flags()) };
   const s = sampler;
   if (config.sampleMs) {
     const perf = require('node:perf_hooks') as typeof import('node:perf_hooks');
@@ -103,11 +103,24 @@ export function startRecorder(config: Config): void {
 
 /**
  * Pure: the old generation's limit, which is what a process runs out of. V8's heap_size_limit adds the
- * young generation's reserve (3 semi-spaces of 16 MB on 64-bit: --max-old-space-size=64 gives 112 MB),
- * and the heap dies with heapUsed near the old limit, at about 57 % of heap_size_limit there.
+ * young generation's reserve: --max-old-space-size=64 gives 112 MB on Node 20 (V8 11: 3 semi-spaces of
+ * 16 MB) and 256 MB on Node 24 (V8 13: 192 MB), and the heap dies with heapUsed near the old limit.
+ * The flag, when given, is the answer; otherwise the reserve is taken off by V8 version.
  */
-export function oldGenerationLimit(heapSizeLimit: number): number {
-  return heapSizeLimit - Math.min(48 * 1024 * 1024, heapSizeLimit / 2);
+export function oldGenerationLimit(heapSizeLimit: number, flags: string[] = [], v8Major = Number(process.versions.v8.split('.')[0])): number {
+  let mb: number | undefined;
+  for (const f of flags) {
+    const m = /^--max[-_]old[-_]space[-_]size=(\d+)$/.exec(f);
+    if (m) mb = Number(m[1]);
+  }
+  if (mb && mb * 1024 * 1024 < heapSizeLimit) return mb * 1024 * 1024;
+  const reserve = (v8Major >= 12 ? 192 : 48) * 1024 * 1024;
+  return heapSizeLimit - Math.min(reserve, heapSizeLimit / 2);
+}
+
+/** V8 flags from the command line and NODE_OPTIONS, in the order V8 applies them (the last wins). */
+function v8Flags(): string[] {
+  return [...(process.env.NODE_OPTIONS ?? '').split(/\s+/), ...process.execArgv];
 }
 
 function takeSample(): void {
