@@ -28,6 +28,8 @@ describe('AUTOPSY_FATAL_SIGNALS and AUTOPSY_CODE_MAP', () => {
     assert.deepEqual(readFatalConfig({}, SIGNALS), { config: { signals: [11, 7, 4, 8, 6], codeMap: true }, problems: [] });
     assert.deepEqual(readFatalConfig({ AUTOPSY_FATAL_SIGNALS: '0', AUTOPSY_CODE_MAP: 'off' }, SIGNALS).config, { signals: [], codeMap: false });
     assert.deepEqual(readFatalConfig({ AUTOPSY_FATAL_SIGNALS: 'segv, SIGABRT' }, SIGNALS).config.signals, [11, 6]);
+    assert.equal(readFatalConfig({ AUTOPSY_HANG_HEAP: '1' }, SIGNALS).config.codeMap, false);
+    assert.equal(readFatalConfig({ AUTOPSY_HANG_HEAP: '1', AUTOPSY_CODE_MAP: '1' }, SIGNALS).config.codeMap, true);
     const bad = readFatalConfig({ AUTOPSY_FATAL_SIGNALS: 'SIGTERM' }, SIGNALS);
     assert.deepEqual(bad.config.signals, [11, 7, 4, 8, 6]);
     assert.match(bad.problems[0], /ignoring SIGTERM in AUTOPSY_FATAL_SIGNALS/);

@@ -37,7 +37,10 @@ export function readFatalConfig(env: NodeJS.ProcessEnv, signalNumbers: Record<st
     }
   }
   const cm = env.AUTOPSY_CODE_MAP?.trim();
-  const codeMap = !(cm && /^(0|false|no|off)$/i.test(cm));
+  // Not understood yet: with the code map on, the AUTOPSY_HANG_HEAP snapshot was missing from the hang
+  // bundle in 3 runs of 4 (test/hang.test.ts); so it is off then, unless asked for explicitly.
+  const hangHeap = /^(1|true|yes|on)$/i.test(env.AUTOPSY_HANG_HEAP?.trim() ?? '');
+  const codeMap = cm ? !/^(0|false|no|off)$/i.test(cm) : !hangHeap;
   return { config: { signals, codeMap }, problems };
 }
 
