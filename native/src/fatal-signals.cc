@@ -257,6 +257,20 @@ void WriteRecord(int sig, siginfo_t* info, const ucontext_t* uc, long tid, bool 
   else {
     static JsSample sample;
     SampleFromContext(MainIsolate(), uc, &sample);
+    if (!sample.count && sample.vm_state != v8::GC) {
+      // The fault can hit before the innermost frame is set up (a stack overflow faults while pushing
+      // it): V8 then rejects the top frame. Sample again from the caller's frame, found through fp.
+      static ucontext_t caller;
+      uintptr_t pair[2];
+      uintptr_t fp0 = (uintptr_t)uc->uc_mcontext.gregs[REG_RBP];
+      if (SafeRead(fp0, pair, sizeof pair)) {
+        memcpy(&caller, uc, sizeof caller);
+        caller.uc_mcontext.gregs[REG_RIP] = (greg_t)pair[1];
+        caller.uc_mcontext.gregs[REG_RSP] = (greg_t)(fp0 + 16);
+        caller.uc_mcontext.gregs[REG_RBP] = (greg_t)pair[0];
+        SampleFromContext(MainIsolate(), &caller, &sample);
+      }
+    }
     vm_state = sample.vm_state;
     static char name[1024];
     for (size_t i = 0; i < sample.count; i++) {

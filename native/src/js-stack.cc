@@ -305,7 +305,14 @@ bool CodeMapLookup(uintptr_t pc, char* out, size_t cap, bool try_only, bool* bus
   if (busy) *busy = false;
   if (!g_code || cap == 0) return false;
   if (try_only) {
-    if (!g_code_mu.try_lock()) {
+    // Another thread may be adding code (V8 compiles on background threads): wait for it, 50 ms at
+    // most. If this thread itself holds the lock (a crash inside the event handler), give up.
+    bool locked = false;
+    for (int i = 0; i < 100 && !(locked = g_code_mu.try_lock()); i++) {
+      timespec ts = {0, 500 * 1000};
+      nanosleep(&ts, nullptr);
+    }
+    if (!locked) {
       if (busy) *busy = true;
       return false;
     }
