@@ -1,5 +1,5 @@
 // autopsy-ts native addon (N-API through node-addon-api; one build loads in every Node >= 20).
-// Exports: coreSupported, writeCore(options) -> Promise, probeIsolate().
+// Exports: coreSupported, writeCore(options) -> Promise, probeIsolate(), mapRing(); issue 8's in js-stack.cc.
 #include "mmap-ring.h"
 #include <napi.h>
 #include <v8.h>
@@ -13,6 +13,7 @@
 
 #ifndef AUTOPSY_NO_CORE
 #include "dump-prep.h"
+#include "js-stack.h"
 #endif
 
 namespace {
@@ -123,6 +124,11 @@ Napi::Value WriteCore(const Napi::CallbackInfo& info) {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   if (OnMainThread()) g_main_isolate = v8::Isolate::GetCurrent();
+#ifndef AUTOPSY_NO_CORE
+  // Issue 8: fatal signals and JS stacks of a blocked main thread (js-stack.cc, fatal-signals.cc).
+  if (OnMainThread()) autopsy::SetMainIsolate(g_main_isolate);
+  autopsy::RegisterJsStackExports(env, exports);
+#endif
 #ifndef AUTOPSY_NO_CORE
   exports.Set("coreSupported", true);
   exports.Set("writeCore", Napi::Function::New(env, WriteCore, "writeCore"));

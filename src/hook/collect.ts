@@ -7,6 +7,7 @@ import { assembleBundle, type BundleFile } from '../bundle/writer';
 import { enforceRetention, writeAtomically } from './bundle-dir';
 import { RECORDER_DIR, procStartTime, readBootId, type RecorderHeader } from './recorder-file';
 import { readRing } from './recorder-ring';
+import { crashEvidence, crashFrames } from './crash-record';
 
 /**
  * `collect`: turns the persisted recorders of processes that are gone into bundles.
@@ -124,7 +125,7 @@ export interface DeathVerdict {
 
 /** Pure: why the process died, from what it left behind. */
 export function deathReason(c: RecorderContents, fatalReport: { event?: string } | undefined, crashRecord: { signal?: string } | undefined): DeathVerdict {
-  if (crashRecord) return { reason: 'fatal-signal', evidence: `the native addon recorded ${crashRecord.signal ?? 'a fatal signal'}` };
+  if (crashRecord) return { reason: 'fatal-signal', evidence: crashEvidence(crashRecord) };
   if (fatalReport) {
     const ev = String(fatalReport.event ?? '');
     if (/heap out of memory|Allocation failed|heap limit/i.test(ev)) return { reason: 'oom', evidence: `Node's fatal-error report: ${ev.slice(0, 200)}` };
@@ -269,6 +270,9 @@ function collectOne(bundleDir: string, dir: string, path: string, opts: CollectO
   const report = fatal ? redactFatalReport(fatal) : existsSync(nearReportPath) ? readJson(nearReportPath) : undefined;
   if (report) files.push({ name: 'report.json', data: json(report) });
   if (crash) files.push({ name: 'native-crash.json', data: json(crash) });
+  // Issue 8: the crash record's named JS frames become the bundle's stack (definition lines).
+  const crashStack = crash ? crashFrames(crash) : [];
+  if (crashStack.length) files.push({ name: 'stack.json', data: json({ thread: 'main', from: 'fatal-signal handler', lines: 'where each function is defined', frames: crashStack }) });
   const heapEntry = 'heap/oom.heapsnapshot.gz';
   if (snapBytes) {
     const zlib = require('node:zlib') as typeof import('node:zlib');

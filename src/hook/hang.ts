@@ -60,6 +60,9 @@ export interface HangRecord extends HangInfo {
   thread: 'main';
   /** 'captured' (inspector), or why not: the main thread never answered. */
   jsStack: 'captured' | string;
+  /** Issue 8: how the JS stack was had when the main thread could not answer: the addon's signal sampler. */
+  jsStackFrom?: 'inspector' | 'signal sampler';
+  sampler?: { tookMs?: number; signals?: number; vmState?: number; frames?: { pc: string; name?: string }[]; lines?: string; problem?: string };
   endedAt?: number;
   durationMs?: number;
   /** Still blocked when the bundle was last written. */

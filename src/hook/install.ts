@@ -65,7 +65,13 @@ const startRecording = guard('starting the flight recorder', () => {
     if (cfg.fatalReport && dir) oom.armFatalReport(dir);
     if (cfg.collectAtStart) setTimeout(collectAtStart, COLLECT_AFTER_MS).unref();
   }
+  armFatal(cfg.persist ? (require('./recorder-file') as typeof import('./recorder-file')).sideFile('crash.json') : undefined);
   if (cfg.leak) recorder.watchHeap((require('./leak') as typeof import('./leak')).watchLeak(cfg));
+});
+
+/** Issue 8: fatal-signal handlers and the code map (src/hook/fatal.ts); the crash record goes beside the recorder. */
+const armFatal = guard('arming the fatal-signal handlers', (crashPath: string | undefined) => {
+  (require('./fatal') as typeof import('./fatal')).armFatalSignals(crashPath);
 });
 
 const COLLECT_AFTER_MS = 100;

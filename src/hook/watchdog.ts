@@ -124,7 +124,8 @@ async function onHang(ev: DetectorEvent): Promise<void> {
     detectionLagMs: Math.max(0, Math.round(ev.atMs - ev.lastBeatMs - data.thresholdMs)),
     probe,
   };
-  let whyNot = connect();
+  // AUTOPSY_HANG_INSPECTOR=0: go straight to the addon's sampler (issue 8; used by its tests).
+  let whyNot = process.env.AUTOPSY_HANG_INSPECTOR === '0' ? 'the inspector path is turned off (AUTOPSY_HANG_INSPECTOR=0)' : connect();
   let reply: HangReply | undefined;
   if (session) {
     const wait = probe.syscall === 'running' || probe.state === 'R' ? ANSWER_MS.running : ANSWER_MS.blocked;
@@ -172,8 +173,22 @@ function writeFromHere(info: HangInfo, why: string): void {
   if (Atomics.compareExchange(hb, SLOT.WRITTEN, info.episode - 1, info.episode) !== info.episode - 1) return;
   const capture = require('./capture') as typeof CaptureModule;
   const hang: HangRecord = { ...info, thread: 'main', jsStack: `not available: ${why}`, ongoing: true };
+  // Issue 8: the addon's signal sampler sees the JS frames under the system call (src/hook/native-stack.ts).
+  let stack: string | undefined;
+  try {
+    const s = (require('./native-stack') as typeof import('./native-stack')).sampleBlockedMain();
+    hang.sampler = { tookMs: s.tookMs, signals: s.signals, vmState: s.vmState, frames: s.frames, problem: s.problem, lines: s.ok ? 'where each function is defined, not the current line' : undefined };
+    if (s.ok) {
+      hang.jsStack = 'captured';
+      hang.jsStackFrom = 'signal sampler';
+      stack = s.stackText;
+    } else hang.jsStack = `not available: ${why}; the signal sampler: ${s.problem}`;
+  } catch (err) {
+    hookFailure('sampling the blocked main thread', err);
+  }
   const r = capture.captureSync({
     reason: 'hang',
+    stack,
     entries: [{ name: 'hang.json', value: hang }],
     trigger: { thresholdMs: info.thresholdMs, episode: info.episode, from: 'watchdog thread' },
     events: [{ time: info.blockedSince, kind: 'hang-start', thresholdMs: info.thresholdMs }],

@@ -47,6 +47,30 @@ export interface NativeAddon {
   /** A new file of `bytes`, mapped MAP_SHARED, as a Buffer (the flight recorder's ring; Linux/POSIX). */
   mapRing?: (path: string, bytes: number) => Buffer;
   mainIsolate: string;
+  // Issue 8 (native/src/js-stack.cc, fatal-signals.cc): Linux x64 builds only.
+  /** Main thread: follow V8's code events so that sampled frames can be named. */
+  startCodeMap?: () => { ok: boolean; error?: string; tookMs?: number; entries?: number };
+  stopCodeMap?: () => void;
+  codeMapStats?: () => { on: boolean; entries: number; events: number; dropped: number; approxBytes: number };
+  /** Any thread but the main one: the main thread's JS frames, from a signal handler running on it. */
+  sampleMainThread?: (options?: { timeoutMs?: number; attempts?: number }) => MainThreadSample;
+  /** Main thread: handlers for fatal signals writing a crash record at `path`. */
+  armFatal?: (options: { path: string; signals?: number[]; note?: string }) => { ok: boolean; error?: string; signals: number[] };
+  disarmFatal?: () => void;
+}
+
+export interface MainThreadSample {
+  ok: boolean;
+  error?: string;
+  signals?: number;
+  tookMs?: number;
+  resolveMs?: number;
+  vmState?: number;
+  hasJs?: boolean;
+  pc?: string;
+  codeMap?: boolean;
+  /** Innermost first; `name` is the code map's name of the code holding `pc`. */
+  frames?: { pc: string; name?: string }[];
 }
 
 export type NativeStatus = { loaded: true; addon: NativeAddon } | { loaded: false; reason: string };
