@@ -1,7 +1,7 @@
 // The addon's loader, its fallback, and the pure parts around cores (ELF notes, settings, disk check).
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { parseAutopsyNote, parseNotes, parseNtFile, parsePrpsinfo, readHeaders } from '../src/core/elf';
+import { parseAutopsyNote, parseNotes, parseNtFile, parsePrpsinfo, readHeaders } from '../src/native/elf';
 import { diskVerdict, readCoreConfig } from '../src/hook/core';
 import { pickCEntryFpOffset } from '../src/native';
 import { runNode } from './helpers';

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { AUTOPSY_NOTE_TYPE, ElfError, ET_CORE, NT_FILE, NT_PRPSINFO, NT_PRSTATUS, parseAutopsyNote, parseNtFile, parsePrpsinfo, readHeaders, readNotes, withFile, buildIdOf, PT_LOAD } from './elf';
+import { AUTOPSY_NOTE_TYPE, ElfError, ET_CORE, NT_FILE, NT_PRPSINFO, NT_PRSTATUS, parseAutopsyNote, parseNtFile, parsePrpsinfo, readHeaders, readNotes, withFile, buildIdOf, PT_LOAD } from '../native/elf';
 import { parseGdbBacktrace, type NativeFrame } from './gdb-stack';
 
 /** What `autopsy-ts core` shows: the core's own notes, and the stack from whichever backend is installed. */

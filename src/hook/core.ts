@@ -125,7 +125,7 @@ export async function writeCoreInto(dir: string, reason: string, env: NodeJS.Pro
       .join('\n');
     const r = await addon.writeCore({ path, timeoutMs: config.timeoutMs, minAvailable: config.minAvailable, minFree: config.minFree, note: note + '\n' });
     if (!r.ok) return { skipped: `core dump failed: ${r.error ?? 'no reason given'}` };
-    const { buildIdOf } = require('../core/elf') as typeof import('../core/elf');
+    const { buildIdOf } = require('../native/elf') as typeof import('../native/elf'); // a small ELF reader shared with src/core, not the analyser
     const record: CoreRecord = {
       path,
       size: r.size,
