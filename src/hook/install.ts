@@ -30,6 +30,7 @@ export function install(): void {
   }
   if (config.hangMs) setTimeout(startHangWatch, 0).unref();
   startEarlyRecording();
+  setTimeout(startPersistence, 0).unref();
   setTimeout(startRecording, RECORDER_AFTER_MS).unref();
   // Load the capture code once the process has settled, so that a crash does not pay for it on its
   // fatal path (about 15 ms). Short-lived processes never reach this, and the timer keeps nobody alive.
@@ -48,17 +49,18 @@ const startEarlyRecording = guard('starting the flight recorder', () => {
 });
 
 /**
- * The flight recorder's sampler starts RECORDER_AFTER_MS after start-up, and so does its persistence; a start-up
- * collect of dead predecessors' recorders follows a little later (collect.ts).
+ * On the first loop turn, with the hang watchdog: the persisted recorder (so that a death from then on
+ * leaves the timeline), the OOM watch, and issue 8's fatal-signal handlers and code map (so that a block
+ * in native code from then on gets its JS stack). A start-up collect of dead predecessors' recorders
+ * follows a little later (collect.ts).
  */
-const startRecording = guard('starting the flight recorder', () => {
+const startPersistence = guard('starting the flight recorder', () => {
   if (!isMainThread()) return;
   const cfg = state().config;
   const recorder = require('./recorder') as typeof import('./recorder');
-  recorder.startRecorder(cfg);
   if (cfg.persist) {
     const file = require('./recorder-file') as typeof import('./recorder-file');
-    file.startPersist(recorder.heapLimit());
+    file.startPersist(recorder.currentHeapLimit());
     const oom = require('./oom') as typeof import('./oom');
     if (cfg.oom) recorder.watchHeap(oom.watchOom(cfg));
     const dir = file.recorderDir();
@@ -66,6 +68,14 @@ const startRecording = guard('starting the flight recorder', () => {
     if (cfg.collectAtStart) setTimeout(collectAtStart, COLLECT_AFTER_MS).unref();
   }
   armFatal(cfg.persist ? (require('./recorder-file') as typeof import('./recorder-file')).sideFile('crash.json') : undefined);
+});
+
+/** RECORDER_AFTER_MS after start-up: the sampler, the GC observer, the output tail and the leak trigger. */
+const startRecording = guard('starting the flight recorder', () => {
+  if (!isMainThread()) return;
+  const cfg = state().config;
+  const recorder = require('./recorder') as typeof import('./recorder');
+  recorder.startRecorder(cfg);
   if (cfg.leak) recorder.watchHeap((require('./leak') as typeof import('./leak')).watchLeak(cfg));
 });
 
@@ -77,9 +87,8 @@ const armFatal = guard('arming the fatal-signal handlers', (crashPath: string | 
 const COLLECT_AFTER_MS = 100;
 
 /**
- * The sampler, the GC observer, the output tail and the persisted recorder (which loads the native addon
- * for its ring) cost 10-20 ms of CPU: a process that ends within this time (a CLI, an npm script) never
- * pays it. Events of those first moments are kept in memory and written when persistence starts.
+ * The sampler, the GC observer (V8 then reports every GC) and the output tail can wait: a process that
+ * ends within this time (a CLI, an npm script) never pays for them.
  */
 const RECORDER_AFTER_MS = 200;
 

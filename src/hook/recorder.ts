@@ -287,6 +287,11 @@ export function heapLimit(): number {
   return sampler?.heapLimit ?? 0;
 }
 
+/** The old generation's limit now, before the sampler starts. */
+export function currentHeapLimit(): number {
+  return oldGenerationLimit((require('node:v8') as typeof import('node:v8')).getHeapStatistics().heap_size_limit, v8Flags());
+}
+
 export function recorderRunning(): boolean {
   return sampler !== undefined && state().installed;
 }
