@@ -127,7 +127,7 @@ export function App(props: AppProps) {
 
   // Only the active view registers a key handler; it is set again on every render.
   handler.current = null;
-  const viewProps = (i: number): ViewProps => ({ model, heap: props.heap, width, height: bodyH, active: !help && !editing && i === view, query: queries[i], theme: t });
+  const viewProps = (i: number): ViewProps => ({ model, heap: props.heap, width, height: bodyH, active: !help && !editing && i === view, query: queries[i], setQuery: (q: string) => setQueries((qs) => qs.map((x, k) => (k === i ? q : x))), theme: t });
 
   return (
     <KeyContext.Provider value={handler}>

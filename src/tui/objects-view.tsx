@@ -26,6 +26,8 @@ interface Level {
   key: number;
   screen: Screen;
   cursor: Cursor;
+  /** The search that was on this level when the user drilled further in. */
+  query?: string;
 }
 
 const IDLE: HeapState = { status: 'idle' };
@@ -73,7 +75,9 @@ export function ObjectsView(p: ViewProps) {
   const update = (key: number, fn: (s: Screen) => Screen) => setStack((st) => st.map((l) => (l.key === key ? { ...l, screen: fn(l.screen) } : l)));
   const push = (screen: Screen): number => {
     const key = nextKey++;
-    setStack((st) => [...st, { key, screen, cursor: START }]);
+    const q = p.query;
+    setStack((st) => [...st.slice(0, -1), { ...st[st.length - 1], query: q }, { key, screen, cursor: START }]);
+    p.setQuery?.('');
     return key;
   };
   const openInstances = (name: string, onlyNew = false) => {
@@ -100,6 +104,7 @@ export function ObjectsView(p: ViewProps) {
     const sel = shown.length ? shown[cursor.selected] : -1;
     if (a.type === 'back') {
       if (stack.length === 1) return false;
+      p.setQuery?.(stack[stack.length - 2].query ?? '');
       setStack((st) => (st.length > 1 ? st.slice(0, -1) : st));
       return true;
     }

@@ -10,5 +10,7 @@ export interface ViewProps {
   height: number;
   active: boolean;
   query: string;
+  /** Replaces this view's search (a drill-down starts unfiltered and Esc restores the parent's). */
+  setQuery?: (q: string) => void;
   theme: Theme;
 }
