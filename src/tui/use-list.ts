@@ -8,8 +8,8 @@ const MOVES: Record<string, Move> = { up: 'up', down: 'down', 'page-up': 'page-u
  * A cursor over a list of `count` rows shown `height` at a time. `move` applies a navigation action
  * with a functional update, so several keys delivered in one input string all count.
  */
-export function useList(count: number, height: number): { cursor: Cursor; move: (a: Action) => boolean; select: (i: number) => void; reset: () => void } {
-  const [raw, setCursor] = useState<Cursor>(START);
+export function useList(count: number, height: number, initial = 0): { cursor: Cursor; move: (a: Action) => boolean; select: (i: number) => void; reset: () => void } {
+  const [raw, setCursor] = useState<Cursor>(() => clampCursor({ selected: initial, top: 0 }, count, height));
   const cursor = clampCursor(raw, count, height);
   const move = (a: Action): boolean => {
     const m = MOVES[a.type];
