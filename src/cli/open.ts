@@ -46,7 +46,7 @@ export async function openCommand(path: string, opts: OpenOptions = {}): Promise
     import('../tui/theme.js'),
     import('../tui/heap-session.js'),
   ]);
-  const ink = await loadInk();
+  const ink = await loadInk({ bundled: true });
   const heap = model.heaps.length ? new WorkerHeapSession(model.heaps) : undefined;
 
   let restored = false;
