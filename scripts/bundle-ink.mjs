@@ -13,7 +13,9 @@ await build({
   format: 'esm',
   target: 'node20',
   external: ['react', 'react-devtools-core'],
-  // No NODE_ENV define: a production reconciler with a development React (the default) renders nothing.
+  // React's production builds: open.ts sets NODE_ENV=production before React loads, so React and
+  // this reconciler agree (a production reconciler with a development React renders nothing).
+  define: { 'process.env.NODE_ENV': '"production"' },
   outExtension: { '.js': '.mjs' },
   // Some of Ink's CommonJS dependencies require() Node built-ins; an ESM bundle needs a require.
   banner: { js: "import { createRequire as __autopsyCreateRequire } from 'node:module'; const require = __autopsyCreateRequire(import.meta.url);" },

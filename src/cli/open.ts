@@ -4,7 +4,7 @@
  * signal-exit, so SIGINT, SIGTERM and SIGHUP leave the terminal as they found it, not only a clean q.
  * Without a terminal on stdout it prints the summary instead.
  */
-import { createElement } from 'react';
+import { writeFileSync } from 'node:fs';
 import { onExit } from 'signal-exit';
 import type { UiModel } from '../tui/model';
 import { formatText } from './format-summary';
@@ -40,7 +40,12 @@ export async function openCommand(path: string, opts: OpenOptions = {}): Promise
     return;
   }
 
-  const [{ loadInk }, { SizedApp }, { themeFor }, { WorkerHeapSession }] = await Promise.all([
+  // React's development build costs ~30 ms a frame here against a few ms; and the bundled Ink
+  // (scripts/bundle-ink.mjs) has the production reconciler, which React must match. This process is
+  // ours and React is not loaded yet, so the choice is made here, whatever the shell says.
+  process.env.NODE_ENV = 'production';
+  const [{ createElement }, { loadInk }, { SizedApp }, { themeFor }, { WorkerHeapSession }] = await Promise.all([
+    import('react'),
     import('../tui/ink-runtime.js'),
     import('../tui/app.js'),
     import('../tui/theme.js'),
@@ -68,14 +73,19 @@ export async function openCommand(path: string, opts: OpenOptions = {}): Promise
   process.stdout.write(ENTER_ALT);
   try {
     const initialView = opts.view ? opts.view - 1 : model.kind === 'snapshot' ? 2 : model.kind === 'report' ? 4 : 0;
+    const metricsFile = process.env.AUTOPSY_TUI_METRICS;
+    const metrics: number[] | undefined = metricsFile ? [] : undefined;
     let quit = () => {};
     const app = ink.render(createElement(SizedApp, { model, heap, theme: themeFor(process.env), initialView, onQuit: () => quit() }), {
       exitOnCtrlC: false,
       patchConsole: true,
       maxFps: 60,
+      // bench/tui.ts: Ink's own time per frame (layout and output), apart from terminal and scheduling.
+      onRender: metrics ? (m) => metrics.push(Math.round(m.renderTime * 100) / 100) : undefined,
     });
     quit = () => app.unmount();
     await app.waitUntilExit();
+    if (metricsFile && metrics) writeFileSync(metricsFile, JSON.stringify({ renderMs: metrics }));
   } finally {
     await heap?.close();
     restore();
