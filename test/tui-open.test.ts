@@ -63,6 +63,15 @@ describe('open without a terminal', () => {
   });
 });
 
+describe('the hook stays free of the UI', () => {
+  it('loading the hook loads neither Ink, React nor src/tui', async () => {
+    const out = execFileSync(process.execPath, ['--require', join(__dirname, '..', 'src', 'hook', 'index.js'), '-e', 'process.stdout.write(JSON.stringify(Object.keys(require.cache)))'], { encoding: 'utf8', env: { PATH: process.env.PATH, AUTOPSY_DIR: dir } });
+    const loaded: string[] = JSON.parse(out);
+    assert.ok(loaded.some((f) => f.includes('/hook/')), 'the hook was loaded');
+    assert.deepEqual(loaded.filter((f) => /node_modules\/(ink|react)|\/tui\//.test(f)), []);
+  });
+});
+
 describe('heap worker on a real snapshot', () => {
   let snap = '';
   before(async () => {

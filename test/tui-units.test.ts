@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { filterIndices, nextSort, sortClasses } from '../src/tui/filter';
 import { findings } from '../src/tui/findings';
 import { bytes, clock, fit, ms, rule, signed } from '../src/tui/format';
-import { editQuery, parseKeys } from '../src/tui/keys';
+import { editQuery, isMoveOnly, parseKeys, splitKeys } from '../src/tui/keys';
 import { classLine, diffLine, nodeLine, retainerRows } from '../src/tui/objects-rows';
 import { reportRows, reportSections } from '../src/tui/report-sections';
 import { bucketMax, columnOf, markerRow, sparkline } from '../src/tui/sparkline';
@@ -86,6 +86,16 @@ describe('keys', () => {
     assert.deepEqual(parseKeys('', { return: true }), [{ type: 'enter' }]);
     assert.deepEqual(parseKeys('c', { ctrl: true }), [{ type: 'quit' }]);
     assert.deepEqual(parseKeys('x', { meta: true }), []);
+  });
+  it('splitKeys and isMoveOnly: one item per character; moves batch, other keys do not', () => {
+    assert.deepEqual(splitKeys('jk\r', {}), [{ input: 'j', key: {} }, { input: 'k', key: {} }, { input: '', key: { return: true } }]);
+    assert.deepEqual(splitKeys('', { upArrow: true }), [{ input: '', key: { upArrow: true } }]);
+    assert.equal(isMoveOnly({ input: 'j', key: {} }, false), true);
+    assert.equal(isMoveOnly({ input: '', key: { pageDown: true } }, false), true);
+    assert.equal(isMoveOnly({ input: '', key: { return: true } }, false), false);
+    assert.equal(isMoveOnly({ input: '3', key: {} }, false), false);
+    assert.equal(isMoveOnly({ input: 'q', key: {} }, true), true, 'search text batches');
+    assert.equal(isMoveOnly({ input: '', key: { return: true } }, true), false);
   });
   it('editQuery appends printable text only, backspace deletes, Enter/Esc end', () => {
     assert.deepEqual(editQuery('or', 'd', {}), { query: 'ord' });

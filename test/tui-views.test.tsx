@@ -289,6 +289,15 @@ describe('tui: Objects view', () => {
     assert.match(plain(await ui.press(KEY.esc, 'd')), /Classes +\(4\)/);
   });
 
+  it('keys in one read are handled in order: "jjj\\r" opens the fourth class, not the first', async () => {
+    const heap = new FakeHeapSession(undefined, 5);
+    const ui = await mount({ model: syntheticModel({ heaps: 1 }), heap, view: 2 });
+    heap.finish();
+    await tick();
+    const f = plain(await ui.press('jjj\r'));
+    assert.match(f, /Classes › Evil\\x1b\[2Jname +\(5\)/);
+  });
+
   it('says so when the input has no heap snapshot', async () => {
     const ui = await mount({ view: 2 });
     assert.match(plain(ui.frame()), /No heap snapshot in this input/);

@@ -6,7 +6,7 @@
 import { useEffect, useRef, useState } from 'react';
 import type { HeapSession } from './heap-session';
 import { inkApi } from './ink-runtime';
-import { editQuery, parseKeys, type Action } from './keys';
+import { editQuery, isMoveOnly, parseKeys, splitKeys, type Action, type KeyItem } from './keys';
 import { Line } from './list';
 import type { UiModel } from './model';
 import { ObjectsView } from './objects-view';
@@ -15,7 +15,7 @@ import { ReportView } from './report-view';
 import { StackView } from './stack-view';
 import type { Theme } from './theme';
 import { TimelineView } from './timeline-view';
-import { KeyContext, type KeyHandler } from './view-keys';
+import { KeyContext, type KeyRef } from './view-keys';
 import type { ViewProps } from './view-props';
 
 export const VIEWS = ['Overview', 'Stack', 'Objects', 'Timeline', 'Report'] as const;
@@ -54,7 +54,7 @@ export function App(props: AppProps) {
   const [help, setHelp] = useState(false);
   const [editing, setEditing] = useState(false);
   const [queries, setQueries] = useState<string[]>(['', '', '', '', '']);
-  const handler = useRef<KeyHandler | null>(null);
+  const handler = useRef<KeyRef>({ current: null, version: 0 }).current;
 
   // The heap worker starts after the first frame is out: the first screen never waits for a snapshot.
   useEffect(() => {
@@ -62,60 +62,81 @@ export function App(props: AppProps) {
     return () => clearTimeout(timer);
   }, [props.heap]);
 
-  const setQuery = (q: string) => setQueries((qs) => qs.map((x, i) => (i === view ? q : x)));
+  // Refs mirror the state: keys are handled from a queue, between renders, and must see the newest.
+  const live = useRef({ view, editing, queries, help });
+  live.current = { view, editing, queries, help };
+
+  const setQuery = (q: string) => {
+    const v = live.current.view;
+    live.current.queries = live.current.queries.map((x, i) => (i === v ? q : x));
+    setQueries((qs) => qs.map((x, i) => (i === v ? q : x)));
+  };
 
   const dispatch = (a: Action): void => {
-    if (help) {
+    const L = live.current;
+    if (L.help) {
       if (a.type === 'quit') props.onQuit();
-      else setHelp(false);
+      else setHelp((L.help = false));
       return;
     }
     switch (a.type) {
       case 'quit': return props.onQuit();
-      case 'help': return setHelp(true);
-      case 'view': return setView(a.index);
-      case 'search': return setEditing((live.current.editing = true));
-      case 'next-view': return setView((v) => (v + 1) % VIEWS.length);
-      case 'prev-view': return setView((v) => (v + VIEWS.length - 1) % VIEWS.length);
+      case 'help': return setHelp((L.help = true));
+      case 'view': return setView((L.view = a.index));
+      case 'search': return setEditing((L.editing = true));
+      case 'next-view': return setView((L.view = (L.view + 1) % VIEWS.length));
+      case 'prev-view': return setView((L.view = (L.view + VIEWS.length - 1) % VIEWS.length));
     }
     if (handler.current?.(a)) return;
-    if (a.type === 'back' && live.current.queries[live.current.view]) setQuery('');
+    if (a.type === 'back' && L.queries[L.view]) setQuery('');
   };
 
-  // Refs mirror the state so that several keys in one input string ("/Order\r", "3jj") see each
-  // other's effects before React re-renders.
-  const live = useRef({ view, editing, queries });
-  live.current = { view, editing, queries };
-
-  useInput((input, key) => {
+  const handle = (it: KeyItem): void => {
     const L = live.current;
-    const special = key.return || key.escape || key.backspace || key.delete || key.tab || key.upArrow || key.downArrow || key.leftArrow || key.rightArrow || key.pageUp || key.pageDown || key.ctrl || key.meta;
-    const commitQuery = (q: string) => {
-      const v = L.view;
-      L.queries = L.queries.map((x, i) => (i === v ? q : x));
-      setQueries((qs) => qs.map((x, i) => (i === v ? q : x)));
-    };
-    if (special) {
-      if (L.editing) {
-        const r = editQuery(L.queries[L.view], input, key);
-        commitQuery(r.query);
-        if (r.done) setEditing((L.editing = false));
-      } else for (const a of parseKeys(input, key)) dispatch(a);
+    if (L.editing) {
+      const r = editQuery(L.queries[L.view], it.input, it.key);
+      setQuery(r.query);
+      if (r.done) setEditing((L.editing = false));
       return;
     }
-    for (const ch of input) {
-      if (L.editing) {
-        const r = editQuery(L.queries[L.view], ch === '\r' || ch === '\n' ? '' : ch, { return: ch === '\r' || ch === '\n' });
-        commitQuery(r.query);
-        if (r.done) setEditing((L.editing = false));
-        continue;
+    for (const a of parseKeys(it.input, it.key)) dispatch(a);
+  };
+
+  // Keys arrive several to a read ("jjj\r" from a fast typist, a paste or tmux). Moves compose, so a
+  // run of them is handled at once; any other key waits until the view has rendered what came before
+  // (its key handler's version moves), or Enter would open the row selected before the j's. A key
+  // that changed nothing renders nothing: after 50 ms the queue goes on anyway.
+  const queue = useRef<KeyItem[]>([]);
+  const since = useRef({ any: false, other: false, version: 0 });
+  const pump = useRef<() => void>(() => {});
+  pump.current = () => {
+    const q = queue.current;
+    const s = since.current;
+    if (s.any && handler.version !== s.version) Object.assign(s, { any: false, other: false });
+    while (q.length) {
+      const moveOnly = isMoveOnly(q[0], live.current.editing);
+      if (s.other || (!moveOnly && s.any)) {
+        const start = Date.now();
+        const wait = () => {
+          if (handler.version !== s.version || Date.now() - start > 50) {
+            Object.assign(s, { any: false, other: false });
+            pump.current();
+          } else setTimeout(wait, 1);
+        };
+        setImmediate(wait);
+        return;
       }
-      for (const a of parseKeys(ch, {})) {
-        if (a.type === 'search' && !help) setEditing((L.editing = true));
-        else dispatch(a);
-        if (a.type === 'view') L.view = a.index;
-      }
+      if (!s.any) s.version = handler.version;
+      handle(q.shift()!);
+      s.any = true;
+      if (!moveOnly) s.other = true;
     }
+  };
+
+  useInput((input, key) => {
+    const idle = queue.current.length === 0;
+    queue.current.push(...splitKeys(input, key));
+    if (idle) pump.current();
   });
 
   const width = Math.max(20, props.columns);
@@ -127,6 +148,7 @@ export function App(props: AppProps) {
 
   // Only the active view registers a key handler; it is set again on every render.
   handler.current = null;
+  handler.version++;
   const viewProps = (i: number): ViewProps => ({ model, heap: props.heap, width, height: bodyH, active: !help && !editing && i === view, query: queries[i], setQuery: (q: string) => setQueries((qs) => qs.map((x, k) => (k === i ? q : x))), theme: t });
 
   return (

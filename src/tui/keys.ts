@@ -92,3 +92,25 @@ export function editQuery(query: string, input: string, key: KeyInfo): { query: 
   const printable = [...input].filter((c) => c >= ' ' && c !== '\x7f').join('');
   return { query: (query + printable).slice(0, 200) };
 }
+
+/** One key as the UI handles it: printable input is split per character, special keys stay whole. */
+export interface KeyItem {
+  input: string;
+  key: KeyInfo;
+}
+
+const SPECIAL: (keyof KeyInfo)[] = ['return', 'escape', 'backspace', 'delete', 'tab', 'upArrow', 'downArrow', 'leftArrow', 'rightArrow', 'pageUp', 'pageDown', 'home', 'end', 'ctrl', 'meta'];
+
+export function splitKeys(input: string, key: KeyInfo): KeyItem[] {
+  if (SPECIAL.some((k) => key[k])) return [{ input, key }];
+  return [...input].map((ch) => (ch === '\r' || ch === '\n' ? { input: '', key: { return: true } } : ch === '\t' ? { input: '', key: { tab: true } } : { input: ch, key: {} }));
+}
+
+const MOVES = new Set(['up', 'down', 'page-up', 'page-down', 'home', 'end']);
+
+/** True when the key only moves a cursor (or edits a search): such keys can be handled in one batch. */
+export function isMoveOnly(it: KeyItem, editing: boolean): boolean {
+  if (editing) return !it.key.return && !it.key.escape;
+  const actions = parseKeys(it.input, it.key);
+  return actions.length > 0 && actions.every((a) => MOVES.has(a.type));
+}

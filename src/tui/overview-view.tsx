@@ -34,7 +34,8 @@ export function overviewRows(p: Pick<ViewProps, 'model' | 'theme'>, heap: HeapSt
   const s = m.summary;
   const rows: { text: string; style?: RowStyle }[] = [];
   const head = (text: string) => rows.push({ text, style: { bold: true, color: t.accent } });
-  if (s) rows.push({ text: s.headline, style: { bold: true, color: t.bad } });
+  // The top line says what and where; the headline itself is the first finding, below.
+  if (s) rows.push({ text: `${s.reason} in ${s.app?.name ? `${s.app.name}${s.app.version ? '@' + s.app.version : ''}` : 'an app'} (pid ${s.pid} on ${s.hostname}) at ${s.time}`, style: { bold: true, color: t.bad } });
   else rows.push({ text: m.kind === 'snapshot' ? `heap snapshot ${m.title}` : `diagnostic report ${m.title}`, style: { bold: true } });
   rows.push({ text: '' });
   head('Findings');

@@ -9,10 +9,19 @@ import type { Action } from './keys';
 /** Returns true when the view used the action. */
 export type KeyHandler = (a: Action) => boolean;
 
-export const KeyContext = createContext<{ current: KeyHandler | null }>({ current: null });
+/** `version` counts the active view's renders: the app waits for it to move before a key that depends on the last one. */
+export interface KeyRef {
+  current: KeyHandler | null;
+  version: number;
+}
+
+export const KeyContext = createContext<KeyRef>({ current: null, version: 0 });
 
 /** Registers `handler` as the key handler while `active`. Assigned during render: the newest closure wins. */
 export function useViewKeys(active: boolean, handler: KeyHandler): void {
   const ref = useContext(KeyContext);
-  if (active) ref.current = handler;
+  if (active) {
+    ref.current = handler;
+    ref.version++;
+  }
 }
