@@ -77,7 +77,7 @@ describe('heap worker on a real snapshot', () => {
   before(async () => {
     snap = join(dir, 'app.heapsnapshot');
     const script = join(dir, 'leaky.js');
-    writeFileSync(script, `class TuiLeak { constructor(i) { this.i = i; this.pad = new Array(8).fill(i); } }\nglobalThis.pendingTuiLeaks = Array.from({ length: 1000 }, (_, i) => new TuiLeak(i));\nrequire('v8').writeHeapSnapshot(${JSON.stringify(snap)});\n`);
+    writeFileSync(script, `class TuiLeak { constructor(i) { this.i = i; this.pad = new Array(8).fill(i); } }\nglobalThis.pendingTuiLeaks = Array.from({ length: 1000 }, (_, i) => new TuiLeak(i));\nrequire('v8').writeHeapSnapshot(${JSON.stringify(snap)});\nfor (let i = 0; i < 500; i++) pendingTuiLeaks.push(new TuiLeak(i));\nrequire('v8').writeHeapSnapshot(${JSON.stringify(snap + '.2')});\n`);
     const r = await runNode(script);
     assert.equal(r.code, 0, r.stderr);
   });
@@ -107,6 +107,31 @@ describe('heap worker on a real snapshot', () => {
       assert.ok(paths[0].steps.some((st) => st.edge === 'pendingTuiLeaks'), JSON.stringify(paths[0].steps.map((x) => x.edge)));
       const roots = await s.dominated(0);
       assert.ok(roots.nodes.length > 0);
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+describe('heap worker: diff of two snapshots', () => {
+  it('diffs the first snapshot against the second and lists the new objects', async () => {
+    const snap = join(dir, 'app.heapsnapshot');
+    const s = new WorkerHeapSession([{ path: snap, label: 'before' }, { path: snap + '.2', label: 'after' }]);
+    s.start();
+    await new Promise<void>((resolve, reject) => {
+      const off = s.subscribe(() => {
+        const st = s.getState();
+        if (st.status === 'ready') resolve(off());
+        if (st.status === 'error') reject(new Error(st.error));
+      });
+    });
+    try {
+      const diff = s.getState().ready!.diff!;
+      const row = diff.rows.find((r) => r.name === 'TuiLeak');
+      assert.equal(row?.countDelta, 500);
+      assert.equal(row?.newCount, 500);
+      assert.equal(s.getState().ready!.classes.find((c) => c.name === 'TuiLeak')?.count, 1500, 'the class list is the later snapshot');
+      assert.equal((await s.instances('TuiLeak', true)).nodes.length, 500);
     } finally {
       await s.close();
     }
