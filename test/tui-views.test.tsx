@@ -48,12 +48,18 @@ async function mount(opts: { model?: UiModel; heap?: HeapSession; columns?: numb
         let n;
         do {
           n = r.frames.length;
-          await tick(10);
+          await tick(25);
         } while (r.frames.length !== n);
       }
       return r.lastFrame() ?? '';
     },
     quits: () => quits,
+    /** Polls until the frame matches: for keys whose last effect comes after a wait (see app.tsx). */
+    async until(re: RegExp, ms = 3000) {
+      const end = Date.now() + ms;
+      while (!re.test(plain(r.lastFrame())) && Date.now() < end) await tick(10);
+      return r.lastFrame() ?? '';
+    },
     r,
   };
 }
@@ -106,8 +112,8 @@ describe('tui: frame and global keys', () => {
     f = await ui.press(KEY.esc);
     assert.doesNotMatch(plain(f), /matching/);
     // Keys typed fast arrive in one string: "/" then the query then Enter.
-    f = await ui.press('/http\r');
-    assert.match(plain(f), /events matching "http": 1/);
+    await ui.press('/http\r');
+    assert.match(plain(await ui.until(/events matching "http": 1/)), /events matching "http": 1/);
   });
 
   it('search text is not a command: q while searching types q', async () => {
@@ -222,7 +228,10 @@ describe('tui: Objects view', () => {
     assert.equal(heap.started, 1);
     heap.set({ status: 'loading', label: 'heap/a.heapsnapshot.gz', phase: 'parse', done: 0.4 });
     await tick();
-    assert.match(plain(ui.frame()), /parse heap\/a\.heapsnapshot\.gz\n\[#+-+\] 40%/);
+    assert.match(plain(ui.frame()), /parsing heap\/a\.heapsnapshot\.gz\n\[#+-+\] 40%/);
+    heap.set({ status: 'loading', label: 'heap/a.heapsnapshot.gz', phase: 'dominators', done: 0 });
+    await tick();
+    assert.match(plain(ui.frame()), /parsed heap\/a\.heapsnapshot\.gz; computing dominators…/);
     // Other views work meanwhile.
     assert.match(await ui.press('2'), /Caused by DatabaseError/);
     heap.finish();
@@ -294,7 +303,8 @@ describe('tui: Objects view', () => {
     const ui = await mount({ model: syntheticModel({ heaps: 1 }), heap, view: 2 });
     heap.finish();
     await tick();
-    const f = plain(await ui.press('jjj\r'));
+    await ui.press('jjj\r');
+    const f = plain(await ui.until(/Classes › Evil/));
     assert.match(f, /Classes › Evil\\x1b\[2Jname +\(5\)/);
   });
 

@@ -142,11 +142,16 @@ export function ObjectsView(p: ViewProps) {
     );
   }
   if (!ready) {
-    const what = heap.status === 'error' ? `cannot read the heap: ${heap.error}` : `${heap.phase ?? 'waiting'} ${heap.label ?? p.model.heaps[0].label}`;
+    const label = heap.label ?? p.model.heaps[0].label;
+    const what =
+      heap.status === 'error' ? `cannot read the heap: ${heap.error}`
+      : heap.status === 'idle' ? `starting the heap worker for ${label}…`
+      : heap.phase === 'parse' ? `parsing ${label}`
+      : `parsed ${label}; computing ${heap.phase}…`;
     return (
       <Box flexDirection="column" height={p.height}>
         <Line text={what} style={{ color: heap.status === 'error' ? t.bad : undefined }} theme={t} />
-        {heap.status !== 'error' ? <Line text={progressBar(heap.phase === 'parse' ? heap.done ?? 0 : 1, Math.min(50, p.width - 10))} style={{ color: t.accent }} theme={t} /> : null}
+        {heap.status !== 'error' ? <Line text={progressBar(heap.status === 'idle' ? 0 : heap.phase === 'parse' ? heap.done ?? 0 : 1, Math.min(50, p.width - 10))} style={{ color: t.accent }} theme={t} /> : null}
         <Line text="The snapshot is parsed in a worker thread: the other views work meanwhile (1, 2, 4, 5)." style={{ color: t.dim }} theme={t} />
       </Box>
     );
