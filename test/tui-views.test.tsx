@@ -78,6 +78,7 @@ describe('tui: frame and global keys', () => {
     assert.match(plain(lines[0]), /1 Overview .*2 Stack .*3 Objects .*4 Timeline .*5 Report/);
     assert.match(ui.frame(), /cannot render invoice A-1001/);
     assert.match(plain(lines.at(-1)), /autopsy-test\.tgz .*\? help .*q quit/);
+    assert.deepEqual(lines.filter((l) => !/^[\x00-\x7e]*$/.test(l)), [], 'the first screen is ASCII (see app.tsx)');
   });
 
   it('1-5, Tab and Shift-Tab switch views', async () => {

@@ -75,17 +75,24 @@ export async function openCommand(path: string, opts: OpenOptions = {}): Promise
     const initialView = opts.view ? opts.view - 1 : model.kind === 'snapshot' ? 2 : model.kind === 'report' ? 4 : 0;
     const metricsFile = process.env.AUTOPSY_TUI_METRICS;
     const metrics: number[] | undefined = metricsFile ? [] : undefined;
+    let first: { sinceStartMs: number; cpuMs: number } | undefined;
     let quit = () => {};
     const app = ink.render(createElement(SizedApp, { model, heap, theme: themeFor(process.env), initialView, onQuit: () => quit() }), {
       exitOnCtrlC: false,
       patchConsole: true,
       maxFps: 60,
       // bench/tui.ts: Ink's own time per frame (layout and output), apart from terminal and scheduling.
-      onRender: metrics ? (m) => metrics.push(Math.round(m.renderTime * 100) / 100) : undefined,
+      onRender: metrics
+        ? (m) => {
+          // The first frame: time since the process started, and the CPU it had used.
+          if (!metrics.length) first = { sinceStartMs: Math.round(performance.now()), cpuMs: Math.round((process.cpuUsage().user + process.cpuUsage().system) / 1000) };
+          metrics.push(Math.round(m.renderTime * 100) / 100);
+        }
+        : undefined,
     });
     quit = () => app.unmount();
     await app.waitUntilExit();
-    if (metricsFile && metrics) writeFileSync(metricsFile, JSON.stringify({ renderMs: metrics }));
+    if (metricsFile && metrics) writeFileSync(metricsFile, JSON.stringify({ first, renderMs: metrics }));
   } finally {
     await heap?.close();
     restore();

@@ -57,9 +57,17 @@ export function App(props: AppProps) {
   const handler = useRef<KeyRef>({ current: null, version: 0 }).current;
 
   // The heap worker starts after the first frame is out: the first screen never waits for a snapshot.
+  // Then, idle, the first non-ASCII text (the status line's "·"): Ink's string-width compiles its
+  // emoji regex and loads ICU's segmenter on first use (~100 ms of CPU). The first screen is ASCII so
+  // that this cost comes after it, not before.
+  const [warm, setWarm] = useState(false);
   useEffect(() => {
     const timer = setTimeout(() => props.heap?.start(), 30);
-    return () => clearTimeout(timer);
+    const warmTimer = setTimeout(() => setWarm(true), 60);
+    return () => {
+      clearTimeout(timer);
+      clearTimeout(warmTimer);
+    };
   }, [props.heap]);
 
   // Refs mirror the state: keys are handled from a queue, between renders, and must see the newest.
@@ -144,7 +152,7 @@ export function App(props: AppProps) {
   const bodyH = height - 2;
   const tabs = VIEWS.map((name, i) => ({ name, i }));
   const q = queries[view];
-  const status = editing ? `/${q}█` : q ? `search: "${q}"  (Esc clears)` : `${model.title}    ? help  q quit`;
+  const status = editing ? `/${q}█` : q ? `search: "${q}"  (Esc clears)` : `${model.title}  ${warm ? '·' : ' '}  ? help  q quit`;
 
   // Only the active view registers a key handler; it is set again on every render.
   handler.current = null;

@@ -14,12 +14,23 @@ export interface RowStyle {
   dim?: boolean;
 }
 
-export function Line(props: { text: string; style?: RowStyle; inverse?: boolean; theme?: Theme }) {
+/**
+ * Text longer than the screen is cut here, before Ink sees it: Ink measures every string with
+ * string-width (grapheme segmentation), and a 1,000-character line cost more than the whole row.
+ */
+const MAX_COLUMNS = 300;
+
+export function Line(props: { text: string; style?: RowStyle; inverse?: boolean; theme?: Theme; width?: number }) {
   const { Text } = inkApi();
   const st = props.style ?? {};
+  const max = Math.min(MAX_COLUMNS, props.width ? props.width + 1 : MAX_COLUMNS);
+  let text = safeLine(props.text.length > max ? props.text.slice(0, max) : props.text, max);
+  // Cut to the width here with ASCII dots: Ink's own "…" is the first non-ASCII text of a screen and
+  // costs string-width's cold start (~90 ms) on the first frame.
+  if (props.width && text.length > props.width) text = text.slice(0, Math.max(0, props.width - 3)) + '...';
   return (
     <Text wrap="truncate-end" color={props.theme?.color === false ? undefined : st.color} bold={st.bold} dimColor={st.dim && props.theme?.color !== false} inverse={props.inverse}>
-      {safeLine(props.text, 1000) || ' '}
+      {text || ' '}
     </Text>
   );
 }
@@ -32,6 +43,7 @@ export function ListWindow(props: {
   theme: Theme;
   focused?: boolean;
   empty?: string;
+  width?: number;
 }) {
   const { Box } = inkApi();
   const { count, cursor, height } = props;
@@ -46,7 +58,7 @@ export function ListWindow(props: {
   const rows = [];
   for (let i = from; i < to; i++) {
     const r = props.row(i);
-    rows.push(<Line key={i} text={r.text} style={r.style} inverse={props.focused !== false && i === cursor.selected} theme={props.theme} />);
+    rows.push(<Line key={i} text={r.text} style={r.style} inverse={props.focused !== false && i === cursor.selected} theme={props.theme} width={props.width} />);
   }
   return (
     <Box height={height} flexDirection="column" overflow="hidden">

@@ -136,8 +136,8 @@ export function ObjectsView(p: ViewProps) {
   if (!p.model.heaps.length) {
     return (
       <Box flexDirection="column" height={p.height}>
-        <Line text="No heap snapshot in this input." theme={t} />
-        <Line text="`autopsy-ts dump PID --heap`, or AUTOPSY_HANG_HEAP=1 for hangs, put one in a bundle." style={{ color: t.dim }} theme={t} />
+        <Line text="No heap snapshot in this input." theme={t} width={p.width} />
+        <Line text="`autopsy-ts dump PID --heap`, or AUTOPSY_HANG_HEAP=1 for hangs, put one in a bundle." style={{ color: t.dim }} theme={t} width={p.width} />
       </Box>
     );
   }
@@ -150,9 +150,9 @@ export function ObjectsView(p: ViewProps) {
       : `parsed ${label}; computing ${heap.phase}…`;
     return (
       <Box flexDirection="column" height={p.height}>
-        <Line text={what} style={{ color: heap.status === 'error' ? t.bad : undefined }} theme={t} />
-        {heap.status !== 'error' ? <Line text={progressBar(heap.status === 'idle' ? 0 : heap.phase === 'parse' ? heap.done ?? 0 : 1, Math.min(50, p.width - 10))} style={{ color: t.accent }} theme={t} /> : null}
-        <Line text="The snapshot is parsed in a worker thread: the other views work meanwhile (1, 2, 4, 5)." style={{ color: t.dim }} theme={t} />
+        <Line text={what} style={{ color: heap.status === 'error' ? t.bad : undefined }} theme={t} width={p.width} />
+        {heap.status !== 'error' ? <Line text={progressBar(heap.status === 'idle' ? 0 : heap.phase === 'parse' ? heap.done ?? 0 : 1, Math.min(50, p.width - 10))} style={{ color: t.accent }} theme={t} width={p.width} /> : null}
+        <Line text="The snapshot is parsed in a worker thread: the other views work meanwhile (1, 2, 4, 5)." style={{ color: t.dim }} theme={t} width={p.width} />
       </Box>
     );
   }
@@ -169,10 +169,11 @@ export function ObjectsView(p: ViewProps) {
 
   return (
     <Box flexDirection="column" height={p.height}>
-      <Line text={`${crumbs}  (${count(shown.length)}${shown.length !== total ? ` of ${count(total)}` : ''})   ${hint}`} style={{ color: t.accent }} theme={t} />
-      <Line text={header} style={{ bold: true }} theme={t} />
-      {err ? <Line text={`error: ${err}`} style={{ color: t.bad }} theme={t} /> : pending ? <Line text="asking the heap worker…" style={{ color: t.dim }} theme={t} /> : (
+      <Line text={`${crumbs}  (${count(shown.length)}${shown.length !== total ? ` of ${count(total)}` : ''})   ${hint}`} style={{ color: t.accent }} theme={t} width={p.width} />
+      <Line text={header} style={{ bold: true }} theme={t} width={p.width} />
+      {err ? <Line text={`error: ${err}`} style={{ color: t.bad }} theme={t} width={p.width} /> : pending ? <Line text="asking the heap worker…" style={{ color: t.dim }} theme={t} width={p.width} /> : (
         <ListWindow
+          width={p.width}
           count={shown.length}
           cursor={cursor}
           height={listH}

@@ -39,7 +39,7 @@ export function overviewRows(p: Pick<ViewProps, 'model' | 'theme'>, heap: HeapSt
   else rows.push({ text: m.kind === 'snapshot' ? `heap snapshot ${m.title}` : `diagnostic report ${m.title}`, style: { bold: true } });
   rows.push({ text: '' });
   head('Findings');
-  for (const f of findings(m, heapFacts(heap))) rows.push({ text: `• ${f}` });
+  for (const f of findings(m, heapFacts(heap))) rows.push({ text: `- ${f}` });
   if (heap.status === 'loading') rows.push({ text: `  heap: ${heap.phase} ${heap.label ?? ''} ${progressBar(heap.done ?? 0, 20)}`, style: { color: t.dim } });
   if (heap.status === 'error') rows.push({ text: `  heap: ${heap.error}`, style: { color: t.warn } });
   if (s?.error) {
@@ -86,7 +86,7 @@ export function OverviewView(p: ViewProps) {
   useViewKeys(p.active, list.move);
   return (
     <Box flexDirection="column" height={p.height}>
-      <ListWindow count={shown.length} cursor={list.cursor} height={p.height} row={(i) => rows[shown[i]]} theme={p.theme} empty="no line matches the search" />
+      <ListWindow width={p.width} count={shown.length} cursor={list.cursor} height={p.height} row={(i) => rows[shown[i]]} theme={p.theme} empty="no line matches the search" />
     </Box>
   );
 }

@@ -31,6 +31,7 @@ export function ReportView(p: ViewProps) {
   return (
     <Box flexDirection="column" height={p.height}>
       <ListWindow
+          width={p.width}
         count={shown.length}
         cursor={list.cursor}
         height={p.height}

@@ -48,6 +48,7 @@ export function StackView(p: ViewProps) {
   return (
     <Box flexDirection="column" height={p.height}>
       <ListWindow
+          width={p.width}
         count={shown.length}
         cursor={list.cursor}
         height={listHeight}
@@ -60,10 +61,10 @@ export function StackView(p: ViewProps) {
           return { text: r.text, style: r.kind === 'header' ? { bold: true, color: t.bad } : faint ? { color: t.dim, dim: true } : undefined };
         }}
       />
-      <Line text={rule(title, p.width)} style={{ color: t.dim }} theme={t} />
+      <Line text={rule(title, p.width)} style={{ color: t.dim }} theme={t} width={p.width} />
       <Box flexDirection="column" height={detailHeight} overflow="hidden">
         {detail.slice(0, detailHeight).map((d, i) => (
-          <Line key={i} text={d.text} style={{ color: d.color, bold: d.bold }} theme={t} />
+          <Line key={i} text={d.text} style={{ color: d.color, bold: d.bold }} theme={t} width={p.width} />
         ))}
       </Box>
     </Box>

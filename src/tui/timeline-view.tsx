@@ -65,26 +65,26 @@ export function TimelineView(p: ViewProps) {
 
   return (
     <Box flexDirection="column" height={p.height}>
-      <Line text={header} style={{ bold: true }} theme={t} />
+      <Line text={header} style={{ bold: true }} theme={t} width={p.width} />
       {charts.map((c) => (
         <Box key={c.label}>
-          <Box width={LABEL}><Line text={c.label} style={{ color: t.dim }} theme={t} /></Box>
-          <Box width={chartW + 1}><Line text={c.line} style={{ color: c.color }} theme={t} /></Box>
-          <Box width={VALUE}><Line text={c.value} theme={t} /></Box>
+          <Box width={LABEL}><Line text={c.label} style={{ color: t.dim }} theme={t} width={p.width} /></Box>
+          <Box width={chartW + 1}><Line text={c.line} style={{ color: c.color }} theme={t} width={p.width} /></Box>
+          <Box width={VALUE}><Line text={c.value} theme={t} width={p.width} /></Box>
         </Box>
       ))}
       {marks.trim() ? (
         <>
           <Box>
-            <Box width={LABEL}><Line text="marks" style={{ color: t.dim }} theme={t} /></Box>
-            <Line text={marks} style={{ color: t.warn }} theme={t} />
+            <Box width={LABEL}><Line text="marks" style={{ color: t.dim }} theme={t} width={p.width} /></Box>
+            <Line text={marks} style={{ color: t.warn }} theme={t} width={p.width} />
           </Box>
-          <Line text={'T trigger  S signal  E exit  H hang  W warning  B breadcrumb  G gc'} style={{ color: t.dim, dim: true }} theme={t} />
+          <Line text={'T trigger  S signal  E exit  H hang  W warning  B breadcrumb  G gc'} style={{ color: t.dim, dim: true }} theme={t} width={p.width} />
         </>
       ) : null}
-      <Line text={rule(`events${p.query ? ` matching "${p.query}"` : ''}: ${shown.length}`, p.width)} style={{ color: t.dim }} theme={t} />
-      <ListWindow count={shown.length} cursor={list.cursor} height={listH} theme={t} empty={events.length ? 'no event matches the search' : 'no events'} row={(i) => ({ text: lines[shown[i]] })} />
-      {detailLines.map((d, i) => <Line key={i} text={d} style={{ color: t.accent }} theme={t} />)}
+      <Line text={rule(`events${p.query ? ` matching "${p.query}"` : ''}: ${shown.length}`, p.width)} style={{ color: t.dim }} theme={t} width={p.width} />
+      <ListWindow width={p.width} count={shown.length} cursor={list.cursor} height={listH} theme={t} empty={events.length ? 'no event matches the search' : 'no events'} row={(i) => ({ text: lines[shown[i]] })} />
+      {detailLines.map((d, i) => <Line key={i} text={d} style={{ color: t.accent }} theme={t} width={p.width} />)}
     </Box>
   );
 }
