@@ -217,14 +217,18 @@ describe('open in a real terminal (tmux)', { skip: hasTmux ? false : 'tmux is no
     assert.doesNotMatch(tmux('display', '-p', '#{pane_title}'), /pwned/);
   });
 
-  it('SIGTERM restores the terminal too', async () => {
-    const { tgz } = writeBundle();
-    await open(tgz);
-    const shPid = tmux('display', '-p', '#{pane_pid}').trim();
-    const node = execFileSync('pgrep', ['-P', shPid], { encoding: 'utf8' }).trim().split('\n')[0];
-    process.kill(Number(node), 'SIGTERM');
-    const s = await waitFor(/EXITED:143/);
-    assert.equal(alt(), '0');
-    assert.match(s, /BEFORE-UI/);
-  });
+  for (const [signal, code] of [['SIGTERM', 143], ['SIGINT', 130], ['SIGHUP', 129]] as const) {
+    it(`${signal} restores the terminal too`, async () => {
+      const { tgz } = writeBundle();
+      await open(tgz);
+      assert.equal(alt(), '1');
+      const shPid = tmux('display', '-p', '#{pane_pid}').trim();
+      const node = execFileSync('pgrep', ['-P', shPid], { encoding: 'utf8' }).trim().split('\n')[0];
+      process.kill(Number(node), signal);
+      const s = await waitFor(new RegExp(`EXITED:${code}`));
+      assert.equal(alt(), '0');
+      assert.match(s, /BEFORE-UI/);
+      assert.equal(tmux('display', '-p', '#{cursor_flag}').trim(), '1', 'cursor visible again');
+    });
+  }
 });
