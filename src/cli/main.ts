@@ -157,6 +157,18 @@ export function buildProgram(): Command {
     });
 
   program
+    .command('open')
+    .description('browse a bundle, heap snapshot or diagnostic report in a full-screen UI (stack, objects, timeline, report); prints the summary when stdout is not a terminal')
+    .argument('<input>', 'a bundle (.tgz), an unpacked bundle folder, a .heapsnapshot[.gz] or a diagnostic report .json')
+    .option('--diff <snapshot>', 'a later heap snapshot of the same process: the Objects view gets a diff mode (d)')
+    .addOption(new Option('--view <n>', 'start on view 1-5').argParser(positiveInt))
+    .action(async (input: string, opts: { diff?: string; view?: number }) => {
+      if (opts.view !== undefined && opts.view > 5) throw new CliError('--view takes 1 to 5');
+      const { openCommand } = await import('./open.js');
+      await openCommand(input, opts);
+    });
+
+  program
     .command('demo')
     .description('run the example apps under the hook (they really crash), then show the newest bundle')
     .option('--dir <dir>', 'where the bundles go', 'autopsy-bundles')

@@ -1,0 +1,101 @@
+/**
+ * `autopsy-ts open`: the full-screen UI. Everything that can fail on bad input runs before the
+ * terminal is touched; then the alternate screen is entered and its restoration is tied to
+ * signal-exit, so SIGINT, SIGTERM and SIGHUP leave the terminal as they found it, not only a clean q.
+ * Without a terminal on stdout it prints the summary instead.
+ */
+import { writeFileSync } from 'node:fs';
+import { onExit } from 'signal-exit';
+import type { UiModel } from '../tui/model';
+import { formatText } from './format-summary';
+import { openInput } from './open-input';
+import { safeLine } from './sanitize';
+
+const ENTER_ALT = '\x1b[?1049h\x1b[H';
+const LEAVE_ALT = '\x1b[?25h\x1b[?1049l';
+
+export interface OpenOptions {
+  diff?: string;
+  /** Start on this view (1-5). */
+  view?: number;
+}
+
+function plainSummary(m: UiModel): string {
+  if (m.summary) return formatText(m.summary);
+  if (m.kind === 'report') {
+    // Loaded lazily: the report sections are only needed here and in the UI.
+    const { reportSections } = require('../tui/report-sections') as typeof import('../tui/report-sections');
+    return reportSections(m.report).map((s) => [s.title, ...s.lines.slice(0, 40).map((l) => `  ${safeLine(l, 300)}`)].join('\n')).join('\n\n') + '\n';
+  }
+  return '';
+}
+
+export async function openCommand(path: string, opts: OpenOptions = {}): Promise<void> {
+  const model = await openInput(path, opts.diff);
+  if (!process.stdout.isTTY || !process.stdin.isTTY) {
+    if (model.kind === 'snapshot') {
+      const { heapCommand } = await import('./heap.js');
+      process.stdout.write(await heapCommand(model.heaps[0].path, { top: 30, diff: model.heaps[1]?.path }));
+    } else process.stdout.write(plainSummary(model));
+    return;
+  }
+
+  // React's development build costs ~30 ms a frame here against a few ms; and the bundled Ink
+  // (scripts/bundle-ink.mjs) has the production reconciler, which React must match. This process is
+  // ours and React is not loaded yet, so the choice is made here, whatever the shell says.
+  process.env.NODE_ENV = 'production';
+  const [{ createElement }, { loadInk }, { SizedApp }, { themeFor }, { WorkerHeapSession }] = await Promise.all([
+    import('react'),
+    import('../tui/ink-runtime.js'),
+    import('../tui/app.js'),
+    import('../tui/theme.js'),
+    import('../tui/heap-session.js'),
+  ]);
+  const ink = await loadInk({ bundled: true });
+  const heap = model.heaps.length ? new WorkerHeapSession(model.heaps) : undefined;
+
+  let restored = false;
+  const restore = () => {
+    if (restored) return;
+    restored = true;
+    try {
+      if (process.stdin.isTTY) process.stdin.setRawMode(false);
+    } catch {
+      // the terminal may already be gone (SIGHUP)
+    }
+    try {
+      process.stdout.write(LEAVE_ALT);
+    } catch {
+      // EPIPE/EIO after a hangup: nothing left to restore
+    }
+  };
+  const removeExitHandler = onExit(() => restore(), { alwaysLast: true });
+  process.stdout.write(ENTER_ALT);
+  try {
+    const initialView = opts.view ? opts.view - 1 : model.kind === 'snapshot' ? 2 : model.kind === 'report' ? 4 : 0;
+    const metricsFile = process.env.AUTOPSY_TUI_METRICS;
+    const metrics: number[] | undefined = metricsFile ? [] : undefined;
+    let first: { sinceStartMs: number; cpuMs: number } | undefined;
+    let quit = () => {};
+    const app = ink.render(createElement(SizedApp, { model, heap, theme: themeFor(process.env), initialView, onQuit: () => quit() }), {
+      exitOnCtrlC: false,
+      patchConsole: true,
+      maxFps: 60,
+      // bench/tui.ts: Ink's own time per frame (layout and output), apart from terminal and scheduling.
+      onRender: metrics
+        ? (m) => {
+          // The first frame: time since the process started, and the CPU it had used.
+          if (!metrics.length) first = { sinceStartMs: Math.round(performance.now()), cpuMs: Math.round((process.cpuUsage().user + process.cpuUsage().system) / 1000) };
+          metrics.push(Math.round(m.renderTime * 100) / 100);
+        }
+        : undefined,
+    });
+    quit = () => app.unmount();
+    await app.waitUntilExit();
+    if (metricsFile && metrics) writeFileSync(metricsFile, JSON.stringify({ first, renderMs: metrics }));
+  } finally {
+    await heap?.close();
+    restore();
+    removeExitHandler();
+  }
+}

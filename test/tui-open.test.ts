@@ -1,0 +1,234 @@
+/**
+ * `open` end to end: bad input, the summary without a terminal, unpacked folders and reports, the heap
+ * worker on a real snapshot, and a real terminal in tmux (alt screen entered and left, views, search,
+ * resize, quit, SIGTERM).
+ */
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { createTarGz } from '../src/bundle/tar';
+import { WorkerHeapSession } from '../src/tui/heap-session';
+import { CLI, runCli, runNode, tempDir } from './helpers';
+import { syntheticBundle } from './tui-fixtures';
+
+const dir = tempDir('autopsy-tui-');
+
+/** The synthetic bundle as a real .tgz (manifest first), and unpacked as a folder. */
+function writeBundle(evil = false): { tgz: string; folder: string } {
+  const b = syntheticBundle({ evil });
+  const files = [{ name: 'manifest.json', data: Buffer.from(JSON.stringify(b.manifest)) }];
+  for (const [name, v] of b.json) files.push({ name, data: Buffer.from(JSON.stringify(v)) });
+  const tgz = join(dir, `bundle${evil ? '-evil' : ''}.tgz`);
+  writeFileSync(tgz, createTarGz(files));
+  const folder = join(dir, `unpacked${evil ? '-evil' : ''}`);
+  mkdirSync(folder, { recursive: true });
+  for (const f of files) writeFileSync(join(folder, f.name), f.data);
+  return { tgz, folder };
+}
+
+describe('open without a terminal', () => {
+  it('prints the summary of a bundle and of an unpacked bundle folder', async () => {
+    const { tgz, folder } = writeBundle();
+    for (const input of [tgz, folder]) {
+      const r = await runCli(['open', input]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /^uncaught-exception in billing@1\.2\.3 \(pid 4242 on web-1/);
+      assert.match(r.stdout, /Caused by:\nDatabaseError: connection reset/);
+    }
+  });
+
+  it('prints the sections of a diagnostic report', async () => {
+    const report = join(dir, 'report.json');
+    writeFileSync(report, JSON.stringify(syntheticBundle().json.get('report.json')));
+    const r = await runCli(['open', report]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^Process\n  event: JavaScript API/);
+    assert.match(r.stdout, /API_TOKEN=\[redacted\]/);
+  });
+
+  it('bad input: one line on stderr, exit 1, no stack', async () => {
+    const notBundle = join(dir, 'x.json');
+    writeFileSync(notBundle, '{"hello": 1}');
+    const trunc = join(dir, 'trunc.tgz');
+    writeFileSync(trunc, Buffer.from([0x1f, 0x8b, 8, 0, 0, 0]));
+    for (const [input, re] of [[join(dir, 'missing.tgz'), /no such file/], [notBundle, /not a bundle, a heap snapshot or a diagnostic report/], [trunc, /bad bundle|truncated|unexpected end/i], [dir, /has no manifest\.json/]] as const) {
+      const r = await runCli(['open', input]);
+      assert.equal(r.code, 1, `${input}: ${r.stderr}`);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+      assert.match(r.stderr, re);
+      assert.doesNotMatch(r.stderr, /\n\s+at /);
+    }
+  });
+});
+
+describe('the hook stays free of the UI', () => {
+  it('loading the hook loads neither Ink, React nor src/tui', async () => {
+    const out = execFileSync(process.execPath, ['--require', join(__dirname, '..', 'src', 'hook', 'index.js'), '-e', 'process.stdout.write(JSON.stringify(Object.keys(require.cache)))'], { encoding: 'utf8', env: { PATH: process.env.PATH, AUTOPSY_DIR: dir } });
+    const loaded: string[] = JSON.parse(out);
+    assert.ok(loaded.some((f) => f.includes('/hook/')), 'the hook was loaded');
+    assert.deepEqual(loaded.filter((f) => /node_modules\/(ink|react)|\/tui\//.test(f)), []);
+  });
+});
+
+describe('heap worker on a real snapshot', () => {
+  let snap = '';
+  before(async () => {
+    snap = join(dir, 'app.heapsnapshot');
+    const script = join(dir, 'leaky.js');
+    writeFileSync(script, `class TuiLeak { constructor(i) { this.i = i; this.pad = new Array(8).fill(i); } }\nglobalThis.pendingTuiLeaks = Array.from({ length: 1000 }, (_, i) => new TuiLeak(i));\nrequire('v8').writeHeapSnapshot(${JSON.stringify(snap)});\nfor (let i = 0; i < 500; i++) pendingTuiLeaks.push(new TuiLeak(i));\nrequire('v8').writeHeapSnapshot(${JSON.stringify(snap + '.2')});\n`);
+    const r = await runNode(script);
+    assert.equal(r.code, 0, r.stderr);
+  });
+
+  it('parses in a worker with progress, then answers instances, retainers and dominated children', async () => {
+    const s = new WorkerHeapSession([{ path: snap, label: 'app.heapsnapshot' }]);
+    const phases = new Set<string>();
+    s.subscribe(() => phases.add(s.getState().phase ?? s.getState().status));
+    s.start();
+    await new Promise<void>((resolve, reject) => {
+      const off = s.subscribe(() => {
+        const st = s.getState();
+        if (st.status === 'ready') resolve(off());
+        if (st.status === 'error') reject(new Error(st.error));
+      });
+    });
+    try {
+      assert.ok(phases.has('parse'), [...phases].join());
+      const ready = s.getState().ready!;
+      const row = ready.classes.find((c) => c.name === 'TuiLeak');
+      assert.equal(row?.count, 1000);
+      const t = await s.instances('TuiLeak');
+      assert.equal(t.nodes.length, 1000);
+      assert.equal(t.names[0], 'TuiLeak');
+      const paths = await s.retainers(t.nodes[0]);
+      assert.ok(paths.length >= 1);
+      assert.ok(paths[0].steps.some((st) => st.edge === 'pendingTuiLeaks'), JSON.stringify(paths[0].steps.map((x) => x.edge)));
+      const roots = await s.dominated(0);
+      assert.ok(roots.nodes.length > 0);
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+describe('heap worker: diff of two snapshots', () => {
+  it('diffs the first snapshot against the second and lists the new objects', async () => {
+    const snap = join(dir, 'app.heapsnapshot');
+    const s = new WorkerHeapSession([{ path: snap, label: 'before' }, { path: snap + '.2', label: 'after' }]);
+    s.start();
+    await new Promise<void>((resolve, reject) => {
+      const off = s.subscribe(() => {
+        const st = s.getState();
+        if (st.status === 'ready') resolve(off());
+        if (st.status === 'error') reject(new Error(st.error));
+      });
+    });
+    try {
+      const diff = s.getState().ready!.diff!;
+      const row = diff.rows.find((r) => r.name === 'TuiLeak');
+      assert.equal(row?.countDelta, 500);
+      assert.equal(row?.newCount, 500);
+      assert.equal(s.getState().ready!.classes.find((c) => c.name === 'TuiLeak')?.count, 1500, 'the class list is the later snapshot');
+      assert.equal((await s.instances('TuiLeak', true)).nodes.length, 500);
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+const hasTmux = spawnSync('tmux', ['-V']).status === 0;
+
+describe('open in a real terminal (tmux)', { skip: hasTmux ? false : 'tmux is not installed' }, () => {
+  // One tmux server per test, on its own socket: never the user's server, and no kill/start race.
+  let n = 0;
+  let sock = '';
+  const tmux = (...args: string[]) => execFileSync('tmux', ['-L', sock, ...args], { encoding: 'utf8' });
+  const capture = () => tmux('capture-pane', '-p');
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  async function waitFor(re: RegExp, ms = 15_000): Promise<string> {
+    const end = Date.now() + ms;
+    let last = '';
+    while (Date.now() < end) {
+      last = capture();
+      if (re.test(last)) return last;
+      await sleep(50);
+    }
+    throw new Error(`timed out waiting for ${re}; screen:\n${last}`);
+  }
+  const alt = () => tmux('display', '-p', '#{alternate_on}').trim();
+  after(() => {
+    try {
+      tmux('kill-server');
+    } catch {
+      // already gone
+    }
+  });
+
+  async function open(input: string, cols = 80, rows = 24): Promise<void> {
+    if (sock) {
+      try {
+        tmux('kill-server');
+      } catch {
+        // already gone
+      }
+    }
+    sock = `autopsy-tui-${process.pid}-${++n}`;
+    // A shell line before the UI: it must be on screen again after the UI leaves the alternate screen.
+    const cmd = `echo BEFORE-UI; ${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} open ${JSON.stringify(input)}; echo EXITED:$?; sleep 600`;
+    execFileSync('tmux', ['-L', sock, '-f', '/dev/null', 'new-session', '-d', '-x', String(cols), '-y', String(rows), '-e', 'NO_COLOR=', 'sh', '-c', cmd]);
+    await waitFor(/1 Overview/);
+  }
+
+  it('opens, switches views, searches, follows a resize, quits and restores the terminal', async () => {
+    const { tgz } = writeBundle(true);
+    await open(tgz);
+    assert.equal(alt(), '1', 'runs on the alternate screen');
+    let s = capture();
+    assert.doesNotMatch(s, /BEFORE-UI/);
+    assert.match(s, /cannot render invoice A-1001\\x1b\]0;pwned/, 'escapes from the bundle are drawn escaped');
+    assert.ok(s.split('\n').filter((l) => l.trim()).length <= 23);
+    tmux('send-keys', '2');
+    s = await waitFor(/Caused by DatabaseError/);
+    tmux('send-keys', '4');
+    await waitFor(/events: \d+/);
+    tmux('send-keys', '/');
+    tmux('send-keys', '-l', 'http');
+    tmux('send-keys', 'Enter');
+    s = await waitFor(/events matching "http": 1/);
+    assert.match(s, /GET db\.internal\/customers\/42 error ECONNRESET/);
+    tmux('resize-window', '-x', '100', '-y', '30');
+    s = await waitFor(/heap +[▁▂▃▄▅▆▇█ ]{70,}/);
+    for (const l of s.split('\n')) assert.ok([...l].length <= 100);
+    tmux('resize-window', '-x', '60', '-y', '16');
+    s = await waitFor(/^.{0,60}$/m);
+    await sleep(300);
+    s = capture();
+    assert.match(s.split('\n')[0], /1 Overview/);
+    tmux('send-keys', '5');
+    await waitFor(/^Process/m);
+    tmux('send-keys', 'q');
+    s = await waitFor(/EXITED:0/);
+    assert.equal(alt(), '0', 'left the alternate screen');
+    assert.match(s, /BEFORE-UI/, 'the shell screen is back');
+    assert.doesNotMatch(s, /1 Overview/);
+    assert.equal(tmux('display', '-p', '#{cursor_flag}').trim(), '1', 'cursor visible again');
+    assert.doesNotMatch(tmux('display', '-p', '#{pane_title}'), /pwned/);
+  });
+
+  for (const [signal, code] of [['SIGTERM', 143], ['SIGINT', 130], ['SIGHUP', 129]] as const) {
+    it(`${signal} restores the terminal too`, async () => {
+      const { tgz } = writeBundle();
+      await open(tgz);
+      assert.equal(alt(), '1');
+      const shPid = tmux('display', '-p', '#{pane_pid}').trim();
+      const node = execFileSync('pgrep', ['-P', shPid], { encoding: 'utf8' }).trim().split('\n')[0];
+      process.kill(Number(node), signal);
+      const s = await waitFor(new RegExp(`EXITED:${code}`));
+      assert.equal(alt(), '0');
+      assert.match(s, /BEFORE-UI/);
+      assert.equal(tmux('display', '-p', '#{cursor_flag}').trim(), '1', 'cursor visible again');
+    });
+  }
+});
