@@ -104,6 +104,10 @@ describe('recorder files', () => {
     const v = deathReason(c, undefined, undefined);
     assert.equal(v.reason, 'oom');
     assert.match(v.evidence, /90 % of its limit; inferred/);
+    // V8's fatal OOM aborts: the SIGABRT record does not hide the OOM; another signal still wins.
+    assert.equal(deathReason(c, undefined, { signal: 'SIGABRT' }).reason, 'oom');
+    assert.match(deathReason(c, undefined, { signal: 'SIGABRT' }).evidence, /^the process aborted \(SIGABRT/);
+    assert.equal(deathReason(c, undefined, { signal: 'SIGSEGV' }).reason, 'fatal-signal');
   });
 
   test('memory trend over the last 5 minutes of samples', () => {

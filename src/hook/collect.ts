@@ -125,15 +125,20 @@ export interface DeathVerdict {
 
 /** Pure: why the process died, from what it left behind. */
 export function deathReason(c: RecorderContents, fatalReport: { event?: string } | undefined, crashRecord: { signal?: string } | undefined): DeathVerdict {
-  if (crashRecord) return { reason: 'fatal-signal', evidence: crashEvidence(crashRecord) };
+  // V8's fatal out-of-memory ends in abort(): the SIGABRT record of issue 8 is how an OOM dies, so the
+  // OOM evidence wins over it. Any other crash record is the reason itself.
+  const near = c.events.filter((e) => e.kind === 'oom-near').pop();
+  const oomReport = fatalReport && /heap out of memory|Allocation failed|heap limit/i.test(String(fatalReport.event ?? ''));
+  const abort = crashRecord?.signal === 'SIGABRT';
+  if (crashRecord && !(abort && (near || oomReport))) return { reason: 'fatal-signal', evidence: crashEvidence(crashRecord) };
   if (fatalReport) {
     const ev = String(fatalReport.event ?? '');
-    if (/heap out of memory|Allocation failed|heap limit/i.test(ev)) return { reason: 'oom', evidence: `Node's fatal-error report: ${ev.slice(0, 200)}` };
+    if (oomReport) return { reason: 'oom', evidence: `Node's fatal-error report: ${ev.slice(0, 200)}` };
     return { reason: 'fatal-error', evidence: `Node's fatal-error report: ${ev.slice(0, 200)}` };
   }
-  const near = c.events.filter((e) => e.kind === 'oom-near').pop();
   if (near) {
-    return { reason: 'oom', evidence: `no exit was recorded, and the heap had reached ${Math.round(Number(near.ratio) * 100)} % of its limit; inferred` };
+    const how = abort ? 'the process aborted (SIGABRT, recorded by the native handler)' : 'no exit was recorded';
+    return { reason: 'oom', evidence: `${how}, and the heap had reached ${Math.round(Number(near.ratio) * 100)} % of its limit; inferred` };
   }
   return { reason: 'killed', evidence: 'no exit was recorded and nothing else is known: SIGKILL (the OOM killer, a supervisor) or a signal with no handler' };
 }
