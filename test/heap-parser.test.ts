@@ -375,6 +375,14 @@ describe('synthetic snapshots', () => {
     for (const t of ['context', 'element', 'property', 'internal', 'hidden', 'shortcut', 'weak']) assert.ok(types.has(t), t);
   });
 
+  it('writes snapshots larger than its 4 MB output buffer', async () => {
+    // The writer starts a new buffer mid-section; a record written into the old one was lost (cda57a0).
+    const big = join(dir, 'big.heapsnapshot');
+    const r = await writeSyntheticSnapshot(big, { nodes: 120_000, seed: 4 });
+    assert.ok(r.rawBytes > 4 * 1024 * 1024, String(r.rawBytes));
+    assertMatchesJson(await parseSnapshot(big), readFileSync(big, 'utf8'));
+  });
+
   it('is deterministic by seed, and gzips', async () => {
     const hash = (f: string) => createHash('sha256').update(readFileSync(f)).digest('hex');
     const [a, b, c] = ['a', 'b', 'c'].map((x) => join(dir, `${x}.heapsnapshot`));
