@@ -1,5 +1,5 @@
 import { buildDominators, buildDominatorsParallel, type Dominators } from './dominators';
-import { buildRetainers, computeDistances, EphemeronNames, type Retainers } from './graph';
+import { computeDistances, EphemeronNames, lazyRetainers, type Retainers } from './graph';
 import { classify, classSummary, type ClassRow, type Classes, type SnapshotWithLocations } from './summary';
 import type { Progress } from './types';
 
@@ -15,18 +15,17 @@ export interface Analysis {
 
 export function analyze(s: SnapshotWithLocations, progress?: Progress): Analysis {
   const step = (phase: string) => progress?.(phase, 0);
-  step('retainers');
-  const retainers = buildRetainers(s);
   const ephemerons = new EphemeronNames(s);
   step('dominators');
-  const dom = buildDominators(s, { retainers, ephemerons });
+  const dom = buildDominators(s, { ephemerons });
   step('distances');
   const distances = computeDistances(s, ephemerons);
   step('classes');
   const classes = classify(s);
   const summary = classSummary(s, dom, { classes, distances });
   progress?.('done', 1);
-  return { s, retainers, dom, classes, distances, summary };
+  // Built when first read (retainer paths): nothing above needs it.
+  return { s, retainers: lazyRetainers(s), dom, classes, distances, summary };
 }
 
 /**
