@@ -77,6 +77,13 @@ export function pageOwnedNodes(s: HeapSnapshot): Uint8Array {
 export function essentialEdges(
   s: HeapSnapshot, pageOwned: Uint8Array = pageOwnedNodes(s), ephemerons: EphemeronNames = new EphemeronNames(s),
 ): Uint8Array {
+  return markEssential(s, pageOwned, ephemerons);
+}
+
+/** essentialEdges, also counting each node's essential retainers into `inDegree` when given. */
+function markEssential(
+  s: HeapSnapshot, pageOwned: Uint8Array, ephemerons: EphemeronNames, inDegree?: Uint32Array,
+): Uint8Array {
   const t = typeIds(s);
   const { nodeCount, firstEdge, edgeTo, edgeType, edgeName, nodeId } = s;
   const { pairOfString, tableId } = ephemerons;
@@ -99,6 +106,7 @@ export function essentialEdges(
         if (pageOwned[child] && !nodeOwned) continue;
       }
       bits[e >>> 3] |= 1 << (e & 7);
+      if (inDegree) inDegree[child]++;
     }
   }
   return bits;
@@ -181,8 +189,9 @@ export function ownedSelfSizes(s: HeapSnapshot): Float64Array {
 /** The dominator tree and retained sizes of the whole heap. */
 export function buildDominators(s: HeapSnapshot, opts: DominatorOptions = {}): Dominators {
   const ephemerons = opts.ephemerons ?? new EphemeronNames(s);
-  const essential = essentialEdges(s, opts.pageOwned ?? pageOwnedNodes(s), ephemerons);
-  const lt = lengauerTarjan(s, essential);
+  const inDegree = new Uint32Array(s.nodeCount);
+  const essential = markEssential(s, opts.pageOwned ?? pageOwnedNodes(s), ephemerons, inDegree);
+  const lt = lengauerTarjan(s, essential, inDegree);
   // After Lengauer–Tarjan, so that its scratch is gone before this one's is allocated.
   const selfSize = opts.selfSizes ?? ownedSelfSizes(s);
   return finish(lt, selfSize);
@@ -270,32 +279,43 @@ export function retainedSizes(idom: Uint32Array, order: Uint32Array, selfSize: F
 }
 
 /**
- * Lengauer–Tarjan with the simple eval/link, run as DevTools runs it: DFS from the root over
- * essential edges; then DFS from each unvisited node that has no essential retainer (parent: the
- * root), in ordinal order; then any node still unvisited (cycles retained only by each other) is
- * numbered alone with the root as parent. A node with no essential retainer gets the root as its
- * semidominator. Unlike DevTools, vertices are identified by DFS number (ancestor chains stay close
- * in memory), the essential predecessors are gathered once in DFS-number space (so the main loop
- * reads them in order and needs no retainer index), path compression reverses the path in place
- * instead of using a stack, and buckets are linked lists, not Sets; none of this changes the result.
- * Memory: 9 arrays of 4 B per node plus 4 B per essential edge, while it runs.
+ * Dominators as DevTools computes them (Lengauer–Tarjan): DFS from the root over essential edges;
+ * then DFS from each unvisited node that has no essential retainer (parent: the root), in ordinal
+ * order; then any node still unvisited (cycles retained only by each other) is numbered alone with
+ * the root as parent. A node with no essential retainer gets the root as its semidominator.
+ *
+ * Semidominators are computed exactly as Lengauer–Tarjan does (simple eval/link), but the
+ * immediate dominators are derived from them as in Georgiadis' SEMI-NCA (idom(w) = the nearest
+ * common ancestor of parent(w) and semi(w) in the dominator tree built so far, walking up from
+ * parent(w)) instead of with buckets. Both give the dominators of the graph the DFS forest spans,
+ * and both send the nodes that forest does not explain (the lone cycle members) to the root, so the
+ * result is DevTools' node for node (test/heap-engine.test.ts checks it against DevTools itself).
+ *
+ * Layout: vertices are identified by DFS number (ancestor chains stay close in memory); the
+ * essential predecessors are gathered once in DFS-number space, so the main loop reads them in
+ * order; eval keeps the smallest semidominator VALUE on the path (not a vertex whose semi must be
+ * looked up), interleaved with the ancestor link so that one path step touches one cache line;
+ * path compression reverses the path in place (no stack). Scratch while it runs: 8 × 4 B per node
+ * (plus the caller's in-degree array) and 4 B per essential edge.
  */
 interface LTResult { idom: Uint32Array; order: Uint32Array; unreachable: number }
 
-function lengauerTarjan(s: EdgeGraph, essential: Uint8Array): LTResult {
+function lengauerTarjan(s: EdgeGraph, essential: Uint8Array, inDegree?: Uint32Array): LTResult {
   const { nodeCount, edgeCount, firstEdge, edgeTo } = s;
   const len = nodeCount + 1;
   // Essential in-degree per ordinal (a node without is an orphan); reused for idom at the end.
-  const idom = new Uint32Array(nodeCount);
+  let idom = inDegree;
   let essentialCount = 0;
-  for (let e = 0; e < edgeCount; e++) {
-    if ((essential[e >>> 3] & (1 << (e & 7))) === 0) continue;
-    idom[edgeTo[e]]++;
-    essentialCount++;
+  if (!idom) {
+    idom = new Uint32Array(nodeCount);
+    for (let e = 0; e < edgeCount; e++) {
+      if ((essential[e >>> 3] & (1 << (e & 7))) !== 0) idom[edgeTo[e]]++;
+    }
   }
+  for (let i = 0; i < nodeCount; i++) essentialCount += idom[i];
   const num = new Uint32Array(nodeCount); // ordinal → DFS number, 0: not yet visited
   const vertex = new Uint32Array(len); // DFS number → ordinal; all arrays below are by DFS number
-  const parent = new Uint32Array(len); // becomes dom: dom[v] is written only after parent[v] was read
+  const parent = new Uint32Array(len); // becomes dom, in preorder: dom[w] is written after parent[w] is read
   const semi = new Uint32Array(len); // during the DFS: the next edge to scan
   let n = 0;
 
@@ -352,60 +372,55 @@ function lengauerTarjan(s: EdgeGraph, essential: Uint8Array): LTResult {
   for (let v = len; v > 0; v--) firstPred[v] = firstPred[v - 1];
   firstPred[0] = 0;
 
-  const label = new Uint32Array(len);
-  for (let v = 1; v <= n; v++) semi[v] = label[v] = v;
-  const ancestor = new Uint32Array(len);
-  // DevTools' eval: compress v's ancestor path, then return label[v]. The path is walked up with its
-  // links reversed (ancestor[x] points back down, 0 ends it), then down again, restoring them.
+  // link[2v]: v's ancestor in the linked forest (0: not linked yet); link[2v+1]: the smallest
+  // semidominator on the path from v up to (not including) that ancestor.
+  const link = new Uint32Array(2 * len);
+  // eval(v) for a linked v: compress the path, then return that minimum. The path is walked up with
+  // its links reversed (each pointing back down, 0 ends it), then down again, relinking each node
+  // to the top.
   const evaluate = (v0: number): number => {
     let v = v0;
     let down = 0;
-    for (let a = ancestor[v]; ancestor[a] !== 0; a = ancestor[v]) {
-      ancestor[v] = down;
+    for (let a = link[2 * v]; link[2 * a] !== 0; a = link[2 * v]) {
+      link[2 * v] = down;
       down = v;
       v = a;
     }
-    const top = ancestor[v];
-    let above = v;
+    const top = link[2 * v];
+    let above = link[2 * v + 1];
     while (down !== 0) {
       const w = down;
-      down = ancestor[w];
-      if (semi[label[above]] < semi[label[w]]) label[w] = label[above];
-      ancestor[w] = top;
-      above = w;
+      down = link[2 * w];
+      const m = link[2 * w + 1];
+      if (above < m) link[2 * w + 1] = above;
+      else above = m;
+      link[2 * w] = top;
     }
-    return label[v0];
+    return link[2 * v0 + 1];
   };
 
-  const dom = parent;
-  const bucketHead = new Uint32Array(len);
-  const bucketNext = new Uint32Array(len);
   for (let w = n; w >= 2; w--) {
-    let sw = semi[w];
     const first = firstPred[w];
     const last = firstPred[w + 1];
+    let sw = first === last ? 1 : w; // no essential retainer: the root
     for (let k = first; k < last; k++) {
       const v = pred[k];
-      const u = ancestor[v] === 0 ? v : evaluate(v);
-      if (semi[u] < sw) sw = semi[u];
+      // A vertex not linked yet is one not processed yet (v < w): its semi is still v.
+      const u = link[2 * v] === 0 ? v : evaluate(v);
+      if (u < sw) sw = u;
     }
-    if (first === last) sw = 1; // an orphan
     semi[w] = sw;
-    bucketNext[w] = bucketHead[sw];
-    bucketHead[sw] = w;
-    const p = parent[w];
-    dom[w] = 0; // unset until its bucket is processed
-    ancestor[w] = p;
-    for (let v = bucketHead[p]; v !== 0; v = bucketNext[v]) {
-      const u = ancestor[v] === 0 ? v : evaluate(v);
-      dom[v] = semi[u] < semi[v] ? u : p;
-    }
-    bucketHead[p] = 0;
+    link[2 * w] = parent[w];
+    link[2 * w + 1] = sw;
   }
-  // Unset entries (0) resolve to the root through dom[0], as in DevTools.
-  dom[0] = dom[1] = 1;
+
+  const dom = parent;
+  dom[1] = 1;
   for (let w = 2; w <= n; w++) {
-    if (dom[w] !== semi[w]) dom[w] = dom[dom[w]];
+    const sw = semi[w];
+    let x = parent[w];
+    while (x > sw) x = dom[x];
+    dom[w] = x;
   }
 
   for (let v = 1; v <= n; v++) idom[vertex[v]] = vertex[dom[v]];
