@@ -297,6 +297,24 @@ describe('SnapshotParser', () => {
     assert.deepEqual([...parse(tiny({ meta, locations: [0, 4, -1, -1] })).locations!], [0, 4, 0xffffffff, 0xffffffff]);
   });
 
+  it('keeps ids and self sizes in 32 bits, and widens to 64-bit floats at the first that does not fit', () => {
+    const small = new SnapshotParser('t');
+    small.push(Buffer.from(tiny()));
+    const s32 = small.finish();
+    assert.ok(s32.nodeId instanceof Uint32Array && s32.nodeSelfSize instanceof Uint32Array);
+    // Node 2's id and node 1's self size are over 2^32 - 1; earlier values survive the widening.
+    const big = [9, 0, 1, 0, 1, 0, 0, 3, 1, 3, 2 ** 33 + 8, 1, 0, 1, 3, 2, 2 ** 40 + 3, 24, 0, 0, 2];
+    for (const size of [7, 1 << 20]) {
+      const p = new SnapshotParser('t');
+      const text = Buffer.from(tiny({ nodes: big }));
+      for (let i = 0; i < text.length; i += size) p.push(text.subarray(i, i + size));
+      const s = p.finish();
+      assert.ok(s.nodeId instanceof Float64Array && s.nodeSelfSize instanceof Float64Array);
+      assert.deepEqual([...s.nodeId], [1, 3, 2 ** 40 + 3]);
+      assert.deepEqual([...s.nodeSelfSize], [0, 2 ** 33 + 8, 24]);
+    }
+  });
+
   it('follows the field order given by meta', () => {
     const meta = { ...META20, node_fields: ['edge_count', 'name', 'id', 'type', 'self_size'], edge_fields: ['to_node', 'name_or_index', 'type'] };
     // root(edge 1 -> a), a(property "p" -> root)

@@ -8,7 +8,7 @@
  */
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { buildRetainers, EphemeronNames, typeIds, type EdgeGraph, type Retainers } from './graph';
-import type { HeapSnapshot } from './types';
+import type { HeapSnapshot, NumberArray } from './types';
 
 export interface Dominators {
   /** Per node: the ordinal of its immediate dominator; the root's is itself (0). */
@@ -31,7 +31,7 @@ export interface DominatorOptions {
   /** Not used any more (Lengauer–Tarjan gathers its own predecessors); accepted for compatibility. */
   retainers?: Retainers;
   /** Self sizes to sum; default: ownedSelfSizes(s), what DevTools uses. Pass s.nodeSelfSize for V8's raw sizes. */
-  selfSizes?: Float64Array;
+  selfSizes?: NumberArray;
   /** Page-owned flags (1 = owned); default: pageOwnedNodes(s). */
   pageOwned?: Uint8Array;
   ephemerons?: EphemeronNames;
@@ -122,7 +122,8 @@ function markEssential(
 export function ownedSelfSizes(s: HeapSnapshot): Float64Array {
   const t = typeIds(s);
   const { nodeCount, firstEdge, edgeTo, edgeType, nodeType } = s;
-  const sizes = Float64Array.from(s.nodeSelfSize.subarray(0, nodeCount));
+  const sizes = new Float64Array(nodeCount);
+  sizes.set(s.nodeSelfSize.subarray(0, nodeCount));
   let hasUserRoots = false;
   for (let e = firstEdge[0]; e < firstEdge[1] && !hasUserRoots; e++) {
     const to = edgeTo[e];
@@ -197,8 +198,9 @@ export function buildDominators(s: HeapSnapshot, opts: DominatorOptions = {}): D
   return finish(lt, selfSize);
 }
 
-function finish(lt: LTResult, selfSize: Float64Array): Dominators {
+function finish(lt: LTResult, sizes: NumberArray): Dominators {
   const { idom, order, unreachable } = lt;
+  const selfSize = sizes instanceof Float64Array ? sizes : Float64Array.from(sizes);
   const retainedSize = retainedSizes(idom, order, selfSize);
   const { firstDominated, dominated } = dominatedNodes(idom);
   return { idom, selfSize, retainedSize, order, firstDominated, dominated, unreachable };
@@ -269,8 +271,9 @@ function runWorker(): void {
 if (!isMainThread && (workerData as { kind?: string } | null)?.kind === WORKER_KIND) runWorker();
 
 /** Retained sizes from a dominator tree: self sizes summed up the tree in reverse preorder. */
-export function retainedSizes(idom: Uint32Array, order: Uint32Array, selfSize: Float64Array): Float64Array {
-  const retained = Float64Array.from(selfSize.subarray(0, idom.length));
+export function retainedSizes(idom: Uint32Array, order: Uint32Array, selfSize: NumberArray): Float64Array {
+  const retained = new Float64Array(idom.length);
+  retained.set(selfSize.subarray(0, idom.length));
   for (let i = order.length - 1; i > 0; i--) {
     const node = order[i];
     retained[idom[node]] += retained[node];

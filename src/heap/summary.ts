@@ -9,7 +9,7 @@
 import { baseClassName, computeDistances, NO_DISTANCE, NS_INTERFACE, NS_RAW, propagateDetachedness, typeIds } from './graph';
 import { retainedSizes, type Dominators } from './dominators';
 import { inferInterfaces, interfaceMatcher, PropertyShapes, type InterfaceDefinition } from './interfaces';
-import type { HeapSnapshot } from './types';
+import type { HeapSnapshot, NumberArray } from './types';
 
 export { inferInterfaces, type InterfaceDefinition };
 
@@ -238,7 +238,7 @@ export function classSummary(s: SnapshotWithLocations, dom: Dominators, opts: Su
  * dom.selfSize), only those with a non-zero size: the rows the Summary view expands to.
  */
 export function instancesOf(
-  s: SnapshotWithLocations, name: string, opts: { classes?: Classes; selfSize?: Float64Array } = {},
+  s: SnapshotWithLocations, name: string, opts: { classes?: Classes; selfSize?: NumberArray } = {},
 ): Uint32Array {
   const classes = opts.classes ?? classify(s);
   const wanted = new Uint8Array(classes.names.length);
