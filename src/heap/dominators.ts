@@ -190,9 +190,10 @@ export function ownedSelfSizes(s: HeapSnapshot): Float64Array {
 /** The dominator tree and retained sizes of the whole heap. */
 export function buildDominators(s: HeapSnapshot, opts: DominatorOptions = {}): Dominators {
   const ephemerons = opts.ephemerons ?? new EphemeronNames(s);
-  const inDegree = new Uint32Array(s.nodeCount);
-  const essential = markEssential(s, opts.pageOwned ?? pageOwnedNodes(s), ephemerons, inDegree);
-  const lt = lengauerTarjan(s, essential, inDegree);
+  // Lengauer–Tarjan's largest array; the in-degrees are counted into its second half (see there).
+  const link = new Uint32Array(2 * (s.nodeCount + 1));
+  const essential = markEssential(s, opts.pageOwned ?? pageOwnedNodes(s), ephemerons, link.subarray(s.nodeCount + 1));
+  const lt = lengauerTarjan(s, essential, link);
   // After Lengauer–Tarjan, so that its scratch is gone before this one's is allocated.
   const selfSize = opts.selfSizes ?? ownedSelfSizes(s);
   return finish(lt, selfSize);
@@ -303,23 +304,25 @@ export function retainedSizes(idom: Uint32Array, order: Uint32Array, selfSize: N
  */
 interface LTResult { idom: Uint32Array; order: Uint32Array; unreachable: number }
 
-function lengauerTarjan(s: EdgeGraph, essential: Uint8Array, inDegree?: Uint32Array): LTResult {
+function lengauerTarjan(s: EdgeGraph, essential: Uint8Array, counted?: Uint32Array): LTResult {
   const { nodeCount, edgeCount, firstEdge, edgeTo } = s;
   const len = nodeCount + 1;
-  // Essential in-degree per ordinal (a node without is an orphan); reused for idom at the end.
-  let idom = inDegree;
-  let essentialCount = 0;
-  if (!idom) {
-    idom = new Uint32Array(nodeCount);
+  // The main loop's link array (2 × 4 B per vertex) holds, until then, the DFS numbers by ordinal
+  // (first half) and the essential in-degrees by ordinal (second half: a node without is an orphan).
+  // A caller may pass it with the in-degrees already counted.
+  const link = counted ?? new Uint32Array(2 * len);
+  const num = link.subarray(0, nodeCount); // ordinal → DFS number, 0: not yet visited
+  const inDegree = link.subarray(len, len + nodeCount);
+  if (!counted) {
     for (let e = 0; e < edgeCount; e++) {
-      if ((essential[e >>> 3] & (1 << (e & 7))) !== 0) idom[edgeTo[e]]++;
+      if ((essential[e >>> 3] & (1 << (e & 7))) !== 0) inDegree[edgeTo[e]]++;
     }
   }
-  for (let i = 0; i < nodeCount; i++) essentialCount += idom[i];
-  const num = new Uint32Array(nodeCount); // ordinal → DFS number, 0: not yet visited
+  let essentialCount = 0;
+  for (let i = 0; i < nodeCount; i++) essentialCount += inDegree[i];
   const vertex = new Uint32Array(len); // DFS number → ordinal; all arrays below are by DFS number
   const parent = new Uint32Array(len); // becomes dom, in preorder: dom[w] is written after parent[w] is read
-  const semi = new Uint32Array(len); // during the DFS: the next edge to scan
+  const semi = new Uint32Array(len); // during the DFS: the next edge to scan; at the end: idom by ordinal
   let n = 0;
 
   const visit = (ord: number, par: number): number => {
@@ -354,7 +357,7 @@ function lengauerTarjan(s: EdgeGraph, essential: Uint8Array, inDegree?: Uint32Ar
   dfs(visit(0, 0));
   const reached = n;
   for (let ord = 0; ord < nodeCount && n < nodeCount; ord++) {
-    if (num[ord] === 0 && idom[ord] === 0) dfs(visit(ord, 1));
+    if (num[ord] === 0 && inDegree[ord] === 0) dfs(visit(ord, 1));
   }
   for (let ord = 0; ord < nodeCount && n < nodeCount; ord++) {
     if (num[ord] === 0) visit(ord, 1);
@@ -362,7 +365,7 @@ function lengauerTarjan(s: EdgeGraph, essential: Uint8Array, inDegree?: Uint32Ar
 
   // Essential predecessors by DFS number: those of w are pred[firstPred[w] .. firstPred[w+1]-1].
   const firstPred = new Uint32Array(len + 1);
-  for (let v = 1; v <= n; v++) firstPred[v + 1] = firstPred[v] + idom[vertex[v]];
+  for (let v = 1; v <= n; v++) firstPred[v + 1] = firstPred[v] + inDegree[vertex[v]];
   const pred = new Uint32Array(essentialCount);
   for (let from = 0; from < nodeCount; from++) {
     const v = num[from];
@@ -375,9 +378,9 @@ function lengauerTarjan(s: EdgeGraph, essential: Uint8Array, inDegree?: Uint32Ar
   for (let v = len; v > 0; v--) firstPred[v] = firstPred[v - 1];
   firstPred[0] = 0;
 
-  // link[2v]: v's ancestor in the linked forest (0: not linked yet); link[2v+1]: the smallest
-  // semidominator on the path from v up to (not including) that ancestor.
-  const link = new Uint32Array(2 * len);
+  // From here on, link[2v]: v's ancestor in the linked forest (0: not linked yet); link[2v+1]: the
+  // smallest semidominator on the path from v up to (not including) that ancestor.
+  link.fill(0);
   // eval(v) for a linked v: compress the path, then return that minimum. The path is walked up with
   // its links reversed (each pointing back down, 0 ends it), then down again, relinking each node
   // to the top.
@@ -426,6 +429,7 @@ function lengauerTarjan(s: EdgeGraph, essential: Uint8Array, inDegree?: Uint32Ar
     dom[w] = x;
   }
 
+  const idom = semi.subarray(0, nodeCount); // semi is not read any more
   for (let v = 1; v <= n; v++) idom[vertex[v]] = vertex[dom[v]];
   return { idom, order: vertex.subarray(1, n + 1), unreachable: nodeCount - reached };
 }
