@@ -120,9 +120,14 @@ function markEssential(
  * roots, i.e. a snapshot taken with internals exposed.
  */
 export function ownedSelfSizes(s: HeapSnapshot): Float64Array {
+  return ownedSelfSizesIn(s);
+}
+
+/** ownedSelfSizes, writing into the given arrays (contents ignored) instead of new ones. */
+function ownedSelfSizesIn(s: HeapSnapshot, into: { sizes?: Float64Array; owners?: Uint32Array } = {}): Float64Array {
   const t = typeIds(s);
   const { nodeCount, firstEdge, edgeTo, edgeType, nodeType } = s;
-  const sizes = new Float64Array(nodeCount);
+  const sizes = into.sizes ?? new Float64Array(nodeCount);
   sizes.set(s.nodeSelfSize.subarray(0, nodeCount));
   let hasUserRoots = false;
   for (let e = firstEdge[0]; e < firstEdge[1] && !hasUserRoots; e++) {
@@ -134,7 +139,7 @@ export function ownedSelfSizes(s: HeapSnapshot): Float64Array {
   const UNVISITED = 0xffffffff;
   const MULTIPLE = 0xfffffffe;
   if (nodeCount >= MULTIPLE) throw new Error('Too many nodes for ownedSelfSizes');
-  const owners = new Uint32Array(nodeCount);
+  const owners = into.owners ?? new Uint32Array(nodeCount);
   // A byte per node to test before touching `owners`: most edges lead to self-owned nodes.
   const ownable = new Uint8Array(nodeCount);
   const extData = new Int8Array(s.strings.count); // 0 unknown, 1 'system / ExternalStringData', -1 not
@@ -194,16 +199,32 @@ export function buildDominators(s: HeapSnapshot, opts: DominatorOptions = {}): D
   const link = new Uint32Array(2 * (s.nodeCount + 1));
   const essential = markEssential(s, opts.pageOwned ?? pageOwnedNodes(s), ephemerons, link.subarray(s.nodeCount + 1));
   const lt = lengauerTarjan(s, essential, link);
-  // After Lengauer–Tarjan, so that its scratch is gone before this one's is allocated.
-  const selfSize = opts.selfSizes ?? ownedSelfSizes(s);
-  return finish(lt, selfSize);
+  // The rest is written over Lengauer–Tarjan's scratch, which is dead now: freed ArrayBuffers only
+  // return to the system after a GC, and none may run in between (that cost 25 B/node of peak RSS).
+  const { scratch } = lt;
+  const n = s.nodeCount;
+  const fits = (a: Uint32Array | undefined, bytes: number): ArrayBuffer | undefined =>
+    a && a.byteLength >= bytes ? (a.buffer as ArrayBuffer) : undefined;
+  const predBuffer = fits(scratch?.pred, 8 * n);
+  const selfSize = opts.selfSizes ?? ownedSelfSizesIn(s, {
+    sizes: predBuffer && new Float64Array(predBuffer, 0, n),
+    owners: scratch?.parent.subarray(0, n),
+  });
+  const linkBuffer = fits(scratch?.link, 8 * n);
+  return finish(lt, selfSize, {
+    retained: linkBuffer && new Float64Array(linkBuffer, 0, n),
+    firstDominated: scratch?.firstPred.subarray(0, n + 1),
+    dominated: scratch?.parent.subarray(0, Math.max(0, n - 1)),
+  });
 }
 
-function finish(lt: LTResult, sizes: NumberArray): Dominators {
+interface FinishInto { retained?: Float64Array; firstDominated?: Uint32Array; dominated?: Uint32Array }
+
+function finish(lt: LTResult, sizes: NumberArray, into: FinishInto = {}): Dominators {
   const { idom, order, unreachable } = lt;
   const selfSize = sizes instanceof Float64Array ? sizes : Float64Array.from(sizes);
-  const retainedSize = retainedSizes(idom, order, selfSize);
-  const { firstDominated, dominated } = dominatedNodes(idom);
+  const retainedSize = retainedSizesIn(idom, order, selfSize, into.retained);
+  const { firstDominated, dominated } = dominatedNodes(idom, into);
   return { idom, selfSize, retainedSize, order, firstDominated, dominated, unreachable };
 }
 
@@ -262,7 +283,7 @@ function runWorker(): void {
   const g = workerData as EdgeGraph;
   const retainers = buildRetainers(g);
   parentPort!.once('message', (essential: Uint8Array) => {
-    const lt = lengauerTarjan(g, essential);
+    const { scratch: _unused, ...lt } = lengauerTarjan(g, essential);
     const out = { ...lt, ...retainers };
     parentPort!.postMessage(out, [lt.idom.buffer, lt.order.buffer, retainers.firstRetainer.buffer,
       retainers.retainingEdges.buffer, retainers.retainingNodes.buffer] as ArrayBuffer[]);
@@ -273,7 +294,11 @@ if (!isMainThread && (workerData as { kind?: string } | null)?.kind === WORKER_K
 
 /** Retained sizes from a dominator tree: self sizes summed up the tree in reverse preorder. */
 export function retainedSizes(idom: Uint32Array, order: Uint32Array, selfSize: NumberArray): Float64Array {
-  const retained = new Float64Array(idom.length);
+  return retainedSizesIn(idom, order, selfSize);
+}
+
+function retainedSizesIn(idom: Uint32Array, order: Uint32Array, selfSize: NumberArray, into?: Float64Array): Float64Array {
+  const retained = into ?? new Float64Array(idom.length);
   retained.set(selfSize.subarray(0, idom.length));
   for (let i = order.length - 1; i > 0; i--) {
     const node = order[i];
@@ -302,7 +327,13 @@ export function retainedSizes(idom: Uint32Array, order: Uint32Array, selfSize: N
  * path compression reverses the path in place (no stack). Scratch while it runs: 8 × 4 B per node
  * (plus the caller's in-degree array) and 4 B per essential edge.
  */
-interface LTResult { idom: Uint32Array; order: Uint32Array; unreachable: number }
+interface LTResult {
+  idom: Uint32Array;
+  order: Uint32Array;
+  unreachable: number;
+  /** Arrays no longer needed, for the caller to write its results over (not sent from the worker). */
+  scratch?: { link: Uint32Array; parent: Uint32Array; firstPred: Uint32Array; pred: Uint32Array };
+}
 
 function lengauerTarjan(s: EdgeGraph, essential: Uint8Array, counted?: Uint32Array): LTResult {
   const { nodeCount, edgeCount, firstEdge, edgeTo } = s;
@@ -431,14 +462,16 @@ function lengauerTarjan(s: EdgeGraph, essential: Uint8Array, counted?: Uint32Arr
 
   const idom = semi.subarray(0, nodeCount); // semi is not read any more
   for (let v = 1; v <= n; v++) idom[vertex[v]] = vertex[dom[v]];
-  return { idom, order: vertex.subarray(1, n + 1), unreachable: nodeCount - reached };
+  return {
+    idom, order: vertex.subarray(1, n + 1), unreachable: nodeCount - reached, scratch: { link, parent, firstPred, pred },
+  };
 }
 
 /** Children lists of the dominator tree (CSR), each in ascending ordinal order. */
-function dominatedNodes(idom: Uint32Array): { firstDominated: Uint32Array; dominated: Uint32Array } {
+function dominatedNodes(idom: Uint32Array, into: FinishInto = {}): { firstDominated: Uint32Array; dominated: Uint32Array } {
   const n = idom.length;
-  const firstDominated = new Uint32Array(n + 1);
-  const dominated = new Uint32Array(Math.max(0, n - 1));
+  const firstDominated = into.firstDominated?.fill(0) ?? new Uint32Array(n + 1);
+  const dominated = into.dominated ?? new Uint32Array(Math.max(0, n - 1));
   for (let i = 1; i < n; i++) firstDominated[idom[i] + 1]++;
   for (let i = 0; i < n; i++) firstDominated[i + 1] += firstDominated[i];
   for (let i = 1; i < n; i++) dominated[firstDominated[idom[i]]++] = i;

@@ -61,9 +61,10 @@ export function classify(s: SnapshotWithLocations, opts: { interfaces?: Interfac
   const byNameIndex = new Int32Array(s.strings.count).fill(-1);
   const objectName = new Int8Array(s.strings.count); // is the name 'Object': 1 yes, -1 no, 0 unknown
   const byType = new Int32Array(s.nodeTypes.length).fill(-1);
-  const location = new Int32Array(n).fill(-1);
   const loc = s.locations;
-  if (loc) for (let i = 0; i + 3 < loc.length; i += 4) if (loc[i] < n) location[loc[i]] = i;
+  // Per node: 1 + the offset of its entry in s.locations, 0 none (zero pages are never touched).
+  const location = new Uint32Array(loc ? n : 0);
+  if (loc) for (let i = 0; i + 3 < loc.length; i += 4) if (loc[i] < n) location[loc[i]] = i + 1;
   // Located classes: an open-addressing table over (scriptId, line, column, class id), so the key
   // string is built once per distinct class, not once per node.
   let cap = 1024;
@@ -127,7 +128,7 @@ export function classify(s: SnapshotWithLocations, opts: { interfaces?: Interfac
           const iface = matchInterface(node);
           if (iface !== null) id = idFor(`${NS_INTERFACE}:${iface}`, iface, ',' + iface);
         }
-        if (location[node] >= 0) id = locatedId(location[node], id);
+        if (loc && location[node] !== 0) id = locatedId(location[node] - 1, id);
       }
     } else {
       id = byType[type];
