@@ -30,8 +30,9 @@ export function analyze(s: SnapshotWithLocations, progress?: Progress): Analysis
 
 /**
  * The same, with retainers and Lengauer–Tarjan on a worker thread while this one computes the
- * distances and the classes (DevTools splits its work the same way). bench/heap.ts measured 3-12 %
- * faster on 2 cores, for 9-26 % more peak RSS (copies of firstEdge/edgeTo for the worker), so the CLI
+ * distances and the classes (DevTools splits its work the same way). It builds the retainer index
+ * up front and copies firstEdge/edgeTo for the worker: bench/heap.ts (fcf0590, busy 2-core machine)
+ * measured it slower than analyze() in 5 of 6 cases, with 43-49 % more peak RSS, so the CLI
  * uses analyze().
  */
 export async function analyzeParallel(s: SnapshotWithLocations, progress?: Progress): Promise<Analysis> {
