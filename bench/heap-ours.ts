@@ -1,9 +1,9 @@
 /**
  * Child process of bench/heap.ts: our engine on one snapshot, the way `autopsy-ts heap` loads it:
- * parseSnapshot, then analyzeParallel (retainers and Lengauer–Tarjan on a worker thread while this
- * thread computes distances and classes; then the class summary). With --one-thread, analyze():
- * the same work in sequence on one thread, with a phase for each step.
- * Usage: node dist/bench/heap-ours.js <snapshot> [--one-thread] [--profile] [--count=<class>]
+ * parseSnapshot, then analyze() (dominators, distances, classes and the class summary in sequence on
+ * one thread, with a phase for each step). With --two-threads, analyzeParallel (retainers and
+ * Lengauer–Tarjan on a worker thread while this thread computes distances and classes).
+ * Usage: node dist/bench/heap-ours.js <snapshot> [--two-threads] [--profile] [--count=<class>]
  *
  * Prints `@phase <name> <ms> <VmHWM MB>` on stderr as each phase ends (so a crash shows how far it
  * got), then one JSON line on stdout (HeapChildReport).
@@ -11,7 +11,7 @@
  * --profile (not timed): every typed array the engine allocates is recorded with its call site and
  * phase, to say which arrays make the peak and how many bytes per node or per edge each costs. The
  * global typed-array constructors are replaced by recording subclasses; the engine looks them up at
- * call time, so nothing in src/ changes. It implies --one-thread: arrays allocated in a worker are not seen.
+ * call time, so nothing in src/ changes. It ignores --two-threads: arrays allocated in a worker are not seen.
  */
 import { statSync } from 'node:fs';
 import { getHeapStatistics } from 'node:v8';
@@ -73,7 +73,11 @@ function reachableArrays(root: unknown): Set<ArrayBufferLike> {
       return;
     }
     if (Array.isArray(v) && v.length > 64) return; // class rows, names: no typed arrays inside
-    for (const key of Object.getOwnPropertyNames(v)) walk((v as Record<string, unknown>)[key], depth + 1);
+    for (const key of Object.getOwnPropertyNames(v)) {
+      // Skip getters: analyze()'s retainer index is built when first read, and the result does not hold it.
+      const d = Object.getOwnPropertyDescriptor(v, key);
+      if (d && 'value' in d) walk(d.value, depth + 1);
+    }
   };
   walk(root, 0);
   return buffers;
@@ -84,8 +88,8 @@ function reachableArrays(root: unknown): Set<ArrayBufferLike> {
 async function main(): Promise<void> {
   const file = process.argv[2];
   const profile = process.argv.includes('--profile');
-  const oneThread = profile || process.argv.includes('--one-thread'); // the profile cannot see into the worker
-  if (!file || file.startsWith('--')) throw new Error('usage: heap-ours.js <snapshot> [--one-thread] [--profile] [--count=<class>]');
+  const oneThread = profile || !process.argv.includes('--two-threads'); // the profile cannot see into the worker
+  if (!file || file.startsWith('--')) throw new Error('usage: heap-ours.js <snapshot> [--two-threads] [--profile] [--count=<class>]');
   if (profile) installProfile();
   const startedMs = performance.now(); // since the process started: Node's start-up and module loading
   const phases = new Phases();
@@ -111,7 +115,7 @@ async function main(): Promise<void> {
 
   const counted = a.summary.filter((r) => r.name === countClass(process.argv)).reduce((sum, r) => sum + r.count, 0);
   const report: HeapChildReport = {
-    tool: oneThread ? 'ours-1t' : 'ours',
+    tool: oneThread ? 'ours' : 'ours-2t',
     ok: true,
     fileBytes: statSync(file).size,
     nodes: s.nodeCount,

@@ -27,8 +27,8 @@ export interface ArraySite {
 
 /** What both children (ours, memlab) report. */
 export interface HeapChildReport {
-  /** ours: analyzeParallel, as `autopsy-ts heap` runs it; ours-1t: analyze() on one thread. */
-  tool: 'ours' | 'ours-1t' | 'memlab';
+  /** ours: analyze() on one thread, as `autopsy-ts heap` runs it; ours-2t: analyzeParallel (a worker thread too). */
+  tool: 'ours' | 'ours-2t' | 'memlab';
   ok: true;
   fileBytes: number;
   nodes: number;

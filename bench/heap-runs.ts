@@ -30,7 +30,7 @@ export interface ChildRun {
 }
 
 export function runChild(tool: Tool, file: string, flags: string[], extra: string[], timeoutMs = 30 * 60_000): Promise<ChildRun> {
-  const args = tool === 'memlab' ? [MEMLAB, file, ...extra] : [OURS, file, ...extra, ...(tool === 'ours-1t' ? ['--one-thread'] : [])];
+  const args = tool === 'memlab' ? [MEMLAB, file, ...extra] : [OURS, file, ...extra, ...(tool === 'ours-2t' ? ['--two-threads'] : [])];
   return new Promise((resolve, reject) => {
     const start = process.hrtime.bigint();
     let end = start;

@@ -3,19 +3,19 @@
  * class summary) against memlab 2.0.5 in the same run (bench/heap-memlab.ts: what
  * `memlab heap --snapshot` computes, with the flags of memlab's bin). Targets (docs/performance.md):
  * ours at least 6 × faster than memlab; our peak RSS <= 1.5 × the snapshot file's size.
- * Ours runs two ways: `ours` = analyzeParallel, what `autopsy-ts heap` runs (a worker thread does
- * the dominators while the main thread does distances and classes); `ours-1t` = analyze(), all on
- * one thread like memlab.
+ * Ours runs two ways: `ours` = analyze(), what `autopsy-ts heap` runs, all on one thread like
+ * memlab; `ours-2t` = analyzeParallel (a worker thread does the retainers and dominators while the
+ * main thread does distances and classes).
  *
  * Each measurement is one fresh child process (bench/heap-runs.ts), so peak RSS (VmHWM) belongs to
  * one tool.
  *
  * 1. Synthetic snapshots (src/heap/generate.ts) of ~150 MB and ~600 MB: ROUNDS rounds, ours,
- *    ours-1t and memlab alternating (the order rotates); then one run of ours and of memlab under
+ *    ours-2t and memlab alternating (the order rotates); then one run of ours and of memlab under
  *    --max-old-space-size=512.
  *    Before the rounds, one untimed --profile run of ours records every typed array by phase and
  *    call site (bytes per node and per edge).
- * 2. ~2 GB (30M nodes): ours and ours-1t, and ours under the 512 MB limit. memlab only with
+ * 2. ~2 GB (30M nodes): ours and ours-2t, and ours under the 512 MB limit. memlab only with
  *    BENCH_HEAP_HUGE_ANCHOR=1 (one run, 30 min at most); BENCH_HEAP_HUGE=0 skips this part.
  * 3. Real snapshots of a small HTTP server (bench/heap-app.ts): idle, and holding 150k sessions
  *    (about the size of the small synthetic one), ROUNDS rounds alternating.
@@ -98,12 +98,12 @@ export interface Comparison {
   snapshot: SnapshotInfo;
   rounds: number;
   ours: ToolFigures;
-  oursOneThread: ToolFigures;
+  oursTwoThreads: ToolFigures;
   memlab?: ToolFigures;
   /** Why there is no memlab figure. */
   memlabSkipped?: string;
-  /** Median over rounds of memlab's / ours (wall, work in the child, peak RSS); oneThread: memlab's / ours-1t. */
-  ratios?: { wall: number; work: number; rss: number; oneThread: { wall: number; work: number; rss: number } };
+  /** Median over rounds of memlab's / ours (wall, work in the child, peak RSS); twoThreads: memlab's / ours-2t. */
+  ratios?: { wall: number; work: number; rss: number; twoThreads: { wall: number; work: number; rss: number } };
   /** Node and edge counts equal, and the same number of instances of the counted class. */
   agree?: boolean;
   /** One run each under --max-old-space-size=512. */
@@ -140,7 +140,7 @@ async function compare(spec: Spec, work: string, o: CompareOptions): Promise<Com
       } else log(`profile run failed: ${p.failure}`);
     }
     const rounds: Round[] = [];
-    const tools: Tool[] = o.anchor ? ['ours', 'ours-1t', 'memlab'] : ['ours', 'ours-1t'];
+    const tools: Tool[] = o.anchor ? ['ours', 'ours-2t', 'memlab'] : ['ours', 'ours-2t'];
     for (let round = 0; round < o.rounds; round++) {
       const got: Round = {};
       for (const tool of rotated(tools, round)) {
@@ -153,12 +153,12 @@ async function compare(spec: Spec, work: string, o: CompareOptions): Promise<Com
     }
     const runsOf = (tool: Tool) => rounds.map((r) => r[tool]!);
     result.ours = figures('ours', [], runsOf('ours'), snapshot.fileMb);
-    result.oursOneThread = figures('ours-1t', [], runsOf('ours-1t'), snapshot.fileMb);
+    result.oursTwoThreads = figures('ours-2t', [], runsOf('ours-2t'), snapshot.fileMb);
     snapshot.nodes ||= result.ours.check?.nodes ?? 0;
     snapshot.edges ||= result.ours.check?.edges ?? 0;
     if (o.anchor) {
       result.memlab = figures('memlab', MEMLAB_NODE_FLAGS, runsOf('memlab'), snapshot.fileMb);
-      result.ratios = { ...ratiosOf(rounds, 'ours'), oneThread: ratiosOf(rounds, 'ours-1t') };
+      result.ratios = { ...ratiosOf(rounds, 'ours'), twoThreads: ratiosOf(rounds, 'ours-2t') };
       const a = result.ours.check;
       const b = result.memlab.check;
       if (a && b) result.agree = a.nodes === b.nodes && a.edges === b.edges && a.counted.count === b.counted.count;
@@ -259,11 +259,11 @@ function toolRow(c: Comparison, f: ToolFigures, ratio?: string): string[] {
 
 export function printHeap(r: HeapResult): void {
   printTable(
-    `heap: parse + dominators + class summary, one fresh process per run, ours (2 threads), ours-1t and ${r.anchor} alternating (${r.machine.node}, ${r.machine.cpus} cpus, revision ${r.revision})`,
+    `heap: parse + dominators + class summary, one fresh process per run, ours, ours-2t (2 threads) and ${r.anchor} alternating (${r.machine.node}, ${r.machine.cpus} cpus, revision ${r.revision})`,
     ['snapshot', 'tool', 'wall s, median (min–max)', 'work s', 'peak RSS MB', 'RSS / file', 'memlab / this: wall, work, RSS'],
     r.comparisons.flatMap((c) => {
       const ratio = (x?: { wall: number; work: number; rss: number }) => (x ? `${fmt(x.wall)} ×, ${fmt(x.work)} ×, ${fmt(x.rss)} ×` : '');
-      const rows = [toolRow(c, c.ours, ratio(c.ratios)), toolRow(c, c.oursOneThread, ratio(c.ratios?.oneThread))];
+      const rows = [toolRow(c, c.ours, ratio(c.ratios)), toolRow(c, c.oursTwoThreads, ratio(c.ratios?.twoThreads))];
       if (c.memlab) rows.push(toolRow(c, c.memlab));
       else rows.push([c.snapshot.label, 'memlab', '-', '-', '-', '-', c.memlabSkipped ?? '']);
       return rows;
@@ -280,7 +280,7 @@ export function printHeap(r: HeapResult): void {
   printTable(
     'phases: median ms, and VmHWM (MB) when the phase ended',
     ['snapshot', 'tool', 'phases'],
-    r.comparisons.flatMap((c) => [c.ours, c.oursOneThread, c.memlab].filter((f): f is ToolFigures => !!f && f.phases.length > 0).map((f) => [
+    r.comparisons.flatMap((c) => [c.ours, c.oursTwoThreads, c.memlab].filter((f): f is ToolFigures => !!f && f.phases.length > 0).map((f) => [
       c.snapshot.label, f.tool, f.phases.map((p) => `${p.name} ${fmt(p.ms, 0)} (${fmt(p.hwmMb, 0)})`).join(', '),
     ])),
   );
@@ -319,7 +319,7 @@ export function printHeap(r: HeapResult): void {
     console.log(
       `${m.label}: ` +
         (c.ratios
-          ? `memlab / ours ${fmt(c.ratios.wall)} × wall (target >= ${r.targets.speedup}: ${m.speed ? 'met' : 'MISSED'}; one thread: ${fmt(c.ratios.oneThread.wall)} ×); `
+          ? `memlab / ours ${fmt(c.ratios.wall)} × wall (target >= ${r.targets.speedup}: ${m.speed ? 'met' : 'MISSED'}; 2 threads: ${fmt(c.ratios.twoThreads.wall)} ×); `
           : 'no anchor; ') +
         `our peak RSS ${fmt(c.ours.rssPerFile)} × the file (target <= ${r.targets.rssPerFile}: ${m.rss ? 'met' : 'MISSED'})` +
         (m.limited512 === undefined ? '' : `; under ${LIMIT}: ${m.limited512 ? 'ok' : 'FAILED'}`),

@@ -297,6 +297,24 @@ describe('SnapshotParser', () => {
     assert.deepEqual([...parse(tiny({ meta, locations: [0, 4, -1, -1] })).locations!], [0, 4, 0xffffffff, 0xffffffff]);
   });
 
+  it('keeps ids and self sizes in 32 bits, and widens to 64-bit floats at the first that does not fit', () => {
+    const small = new SnapshotParser('t');
+    small.push(Buffer.from(tiny()));
+    const s32 = small.finish();
+    assert.ok(s32.nodeId instanceof Uint32Array && s32.nodeSelfSize instanceof Uint32Array);
+    // Node 2's id and node 1's self size are over 2^32 - 1; earlier values survive the widening.
+    const big = [9, 0, 1, 0, 1, 0, 0, 3, 1, 3, 2 ** 33 + 8, 1, 0, 1, 3, 2, 2 ** 40 + 3, 24, 0, 0, 2];
+    for (const size of [7, 1 << 20]) {
+      const p = new SnapshotParser('t');
+      const text = Buffer.from(tiny({ nodes: big }));
+      for (let i = 0; i < text.length; i += size) p.push(text.subarray(i, i + size));
+      const s = p.finish();
+      assert.ok(s.nodeId instanceof Float64Array && s.nodeSelfSize instanceof Float64Array);
+      assert.deepEqual([...s.nodeId], [1, 3, 2 ** 40 + 3]);
+      assert.deepEqual([...s.nodeSelfSize], [0, 2 ** 33 + 8, 24]);
+    }
+  });
+
   it('follows the field order given by meta', () => {
     const meta = { ...META20, node_fields: ['edge_count', 'name', 'id', 'type', 'self_size'], edge_fields: ['to_node', 'name_or_index', 'type'] };
     // root(edge 1 -> a), a(property "p" -> root)
@@ -373,6 +391,14 @@ describe('synthetic snapshots', () => {
     assert.equal(orders, 40);
     const types = new Set(Array.from(snap.edgeType, (t) => snap.edgeTypes[t]));
     for (const t of ['context', 'element', 'property', 'internal', 'hidden', 'shortcut', 'weak']) assert.ok(types.has(t), t);
+  });
+
+  it('writes snapshots larger than its 4 MB output buffer', async () => {
+    // The writer starts a new buffer mid-section; a record written into the old one was lost (cda57a0).
+    const big = join(dir, 'big.heapsnapshot');
+    const r = await writeSyntheticSnapshot(big, { nodes: 120_000, seed: 4 });
+    assert.ok(r.rawBytes > 4 * 1024 * 1024, String(r.rawBytes));
+    assertMatchesJson(await parseSnapshot(big), readFileSync(big, 'utf8'));
   });
 
   it('is deterministic by seed, and gzips', async () => {

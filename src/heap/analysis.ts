@@ -1,5 +1,5 @@
 import { buildDominators, buildDominatorsParallel, type Dominators } from './dominators';
-import { buildRetainers, computeDistances, EphemeronNames, type Retainers } from './graph';
+import { computeDistances, EphemeronNames, lazyRetainers, type Retainers } from './graph';
 import { classify, classSummary, type ClassRow, type Classes, type SnapshotWithLocations } from './summary';
 import type { Progress } from './types';
 
@@ -15,24 +15,24 @@ export interface Analysis {
 
 export function analyze(s: SnapshotWithLocations, progress?: Progress): Analysis {
   const step = (phase: string) => progress?.(phase, 0);
-  step('retainers');
-  const retainers = buildRetainers(s);
   const ephemerons = new EphemeronNames(s);
   step('dominators');
-  const dom = buildDominators(s, { retainers, ephemerons });
+  const dom = buildDominators(s, { ephemerons });
   step('distances');
   const distances = computeDistances(s, ephemerons);
   step('classes');
   const classes = classify(s);
   const summary = classSummary(s, dom, { classes, distances });
   progress?.('done', 1);
-  return { s, retainers, dom, classes, distances, summary };
+  // Built when first read (retainer paths): nothing above needs it.
+  return { s, retainers: lazyRetainers(s), dom, classes, distances, summary };
 }
 
 /**
  * The same, with retainers and Lengauer–Tarjan on a worker thread while this one computes the
- * distances and the classes (DevTools splits its work the same way). bench/heap.ts measured 3-12 %
- * faster on 2 cores, for 9-26 % more peak RSS (copies of firstEdge/edgeTo for the worker), so the CLI
+ * distances and the classes (DevTools splits its work the same way). It builds the retainer index
+ * up front and copies firstEdge/edgeTo for the worker: bench/heap.ts (fcf0590, busy 2-core machine)
+ * measured it slower than analyze() in 5 of 6 cases, with 43-49 % more peak RSS, so the CLI
  * uses analyze().
  */
 export async function analyzeParallel(s: SnapshotWithLocations, progress?: Progress): Promise<Analysis> {

@@ -3,11 +3,12 @@
  * computeIsEssentialEdge, markPageOwnedNodes, calculateShallowSizes,
  * calculateDominatorsAndRetainedSizes, buildDominatedNodes). Lengauer–Tarjan as DevTools runs it,
  * including its handling of nodes the root does not reach, so results match DevTools node for node.
- * Iterative, typed arrays only: about 11 × 4 bytes per node of scratch, and one bit per edge.
+ * Iterative, typed arrays only: about 9 × 4 bytes per node and 4 per essential edge of scratch, and
+ * one bit per edge.
  */
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { buildRetainers, EphemeronNames, typeIds, type EdgeGraph, type Retainers } from './graph';
-import type { HeapSnapshot } from './types';
+import type { HeapSnapshot, NumberArray } from './types';
 
 export interface Dominators {
   /** Per node: the ordinal of its immediate dominator; the root's is itself (0). */
@@ -27,9 +28,10 @@ export interface Dominators {
 }
 
 export interface DominatorOptions {
+  /** Not used any more (Lengauer–Tarjan gathers its own predecessors); accepted for compatibility. */
   retainers?: Retainers;
   /** Self sizes to sum; default: ownedSelfSizes(s), what DevTools uses. Pass s.nodeSelfSize for V8's raw sizes. */
-  selfSizes?: Float64Array;
+  selfSizes?: NumberArray;
   /** Page-owned flags (1 = owned); default: pageOwnedNodes(s). */
   pageOwned?: Uint8Array;
   ephemerons?: EphemeronNames;
@@ -75,6 +77,13 @@ export function pageOwnedNodes(s: HeapSnapshot): Uint8Array {
 export function essentialEdges(
   s: HeapSnapshot, pageOwned: Uint8Array = pageOwnedNodes(s), ephemerons: EphemeronNames = new EphemeronNames(s),
 ): Uint8Array {
+  return markEssential(s, pageOwned, ephemerons);
+}
+
+/** essentialEdges, also counting each node's essential retainers into `inDegree` when given. */
+function markEssential(
+  s: HeapSnapshot, pageOwned: Uint8Array, ephemerons: EphemeronNames, inDegree?: Uint32Array,
+): Uint8Array {
   const t = typeIds(s);
   const { nodeCount, firstEdge, edgeTo, edgeType, edgeName, nodeId } = s;
   const { pairOfString, tableId } = ephemerons;
@@ -97,6 +106,7 @@ export function essentialEdges(
         if (pageOwned[child] && !nodeOwned) continue;
       }
       bits[e >>> 3] |= 1 << (e & 7);
+      if (inDegree) inDegree[child]++;
     }
   }
   return bits;
@@ -110,9 +120,15 @@ export function essentialEdges(
  * roots, i.e. a snapshot taken with internals exposed.
  */
 export function ownedSelfSizes(s: HeapSnapshot): Float64Array {
+  return ownedSelfSizesIn(s);
+}
+
+/** ownedSelfSizes, writing into the given arrays (contents ignored) instead of new ones. */
+function ownedSelfSizesIn(s: HeapSnapshot, into: { sizes?: Float64Array; owners?: Uint32Array } = {}): Float64Array {
   const t = typeIds(s);
   const { nodeCount, firstEdge, edgeTo, edgeType, nodeType } = s;
-  const sizes = Float64Array.from(s.nodeSelfSize.subarray(0, nodeCount));
+  const sizes = into.sizes ?? new Float64Array(nodeCount);
+  sizes.set(s.nodeSelfSize.subarray(0, nodeCount));
   let hasUserRoots = false;
   for (let e = firstEdge[0]; e < firstEdge[1] && !hasUserRoots; e++) {
     const to = edgeTo[e];
@@ -123,7 +139,7 @@ export function ownedSelfSizes(s: HeapSnapshot): Float64Array {
   const UNVISITED = 0xffffffff;
   const MULTIPLE = 0xfffffffe;
   if (nodeCount >= MULTIPLE) throw new Error('Too many nodes for ownedSelfSizes');
-  const owners = new Uint32Array(nodeCount);
+  const owners = into.owners ?? new Uint32Array(nodeCount);
   // A byte per node to test before touching `owners`: most edges lead to self-owned nodes.
   const ownable = new Uint8Array(nodeCount);
   const extData = new Int8Array(s.strings.count); // 0 unknown, 1 'system / ExternalStringData', -1 not
@@ -179,16 +195,36 @@ export function ownedSelfSizes(s: HeapSnapshot): Float64Array {
 /** The dominator tree and retained sizes of the whole heap. */
 export function buildDominators(s: HeapSnapshot, opts: DominatorOptions = {}): Dominators {
   const ephemerons = opts.ephemerons ?? new EphemeronNames(s);
-  const retainers = opts.retainers ?? buildRetainers(s);
-  const essential = essentialEdges(s, opts.pageOwned ?? pageOwnedNodes(s), ephemerons);
-  const selfSize = opts.selfSizes ?? ownedSelfSizes(s);
-  return finish(lengauerTarjan(s, retainers, essential), selfSize);
+  // Lengauer–Tarjan's largest array; the in-degrees are counted into its second half (see there).
+  const link = new Uint32Array(2 * (s.nodeCount + 1));
+  const essential = markEssential(s, opts.pageOwned ?? pageOwnedNodes(s), ephemerons, link.subarray(s.nodeCount + 1));
+  const lt = lengauerTarjan(s, essential, link);
+  // The rest is written over Lengauer–Tarjan's scratch, which is dead now: freed ArrayBuffers only
+  // return to the system after a GC, and none may run in between (that cost 25 B/node of peak RSS).
+  const { scratch } = lt;
+  const n = s.nodeCount;
+  const fits = (a: Uint32Array | undefined, bytes: number): ArrayBuffer | undefined =>
+    a && a.byteLength >= bytes ? (a.buffer as ArrayBuffer) : undefined;
+  const predBuffer = fits(scratch?.pred, 8 * n);
+  const selfSize = opts.selfSizes ?? ownedSelfSizesIn(s, {
+    sizes: predBuffer && new Float64Array(predBuffer, 0, n),
+    owners: scratch?.parent.subarray(0, n),
+  });
+  const linkBuffer = fits(scratch?.link, 8 * n);
+  return finish(lt, selfSize, {
+    retained: linkBuffer && new Float64Array(linkBuffer, 0, n),
+    firstDominated: scratch?.firstPred.subarray(0, n + 1),
+    dominated: scratch?.parent.subarray(0, Math.max(0, n - 1)),
+  });
 }
 
-function finish(lt: LTResult, selfSize: Float64Array): Dominators {
+interface FinishInto { retained?: Float64Array; firstDominated?: Uint32Array; dominated?: Uint32Array }
+
+function finish(lt: LTResult, sizes: NumberArray, into: FinishInto = {}): Dominators {
   const { idom, order, unreachable } = lt;
-  const retainedSize = retainedSizes(idom, order, selfSize);
-  const { firstDominated, dominated } = dominatedNodes(idom);
+  const selfSize = sizes instanceof Float64Array ? sizes : Float64Array.from(sizes);
+  const retainedSize = retainedSizesIn(idom, order, selfSize, into.retained);
+  const { firstDominated, dominated } = dominatedNodes(idom, into);
   return { idom, selfSize, retainedSize, order, firstDominated, dominated, unreachable };
 }
 
@@ -247,7 +283,7 @@ function runWorker(): void {
   const g = workerData as EdgeGraph;
   const retainers = buildRetainers(g);
   parentPort!.once('message', (essential: Uint8Array) => {
-    const lt = lengauerTarjan(g, retainers, essential);
+    const { scratch: _unused, ...lt } = lengauerTarjan(g, essential);
     const out = { ...lt, ...retainers };
     parentPort!.postMessage(out, [lt.idom.buffer, lt.order.buffer, retainers.firstRetainer.buffer,
       retainers.retainingEdges.buffer, retainers.retainingNodes.buffer] as ArrayBuffer[]);
@@ -257,8 +293,13 @@ function runWorker(): void {
 if (!isMainThread && (workerData as { kind?: string } | null)?.kind === WORKER_KIND) runWorker();
 
 /** Retained sizes from a dominator tree: self sizes summed up the tree in reverse preorder. */
-export function retainedSizes(idom: Uint32Array, order: Uint32Array, selfSize: Float64Array): Float64Array {
-  const retained = Float64Array.from(selfSize.subarray(0, idom.length));
+export function retainedSizes(idom: Uint32Array, order: Uint32Array, selfSize: NumberArray): Float64Array {
+  return retainedSizesIn(idom, order, selfSize);
+}
+
+function retainedSizesIn(idom: Uint32Array, order: Uint32Array, selfSize: NumberArray, into?: Float64Array): Float64Array {
+  const retained = into ?? new Float64Array(idom.length);
+  retained.set(selfSize.subarray(0, idom.length));
   for (let i = order.length - 1; i > 0; i--) {
     const node = order[i];
     retained[idom[node]] += retained[node];
@@ -267,26 +308,52 @@ export function retainedSizes(idom: Uint32Array, order: Uint32Array, selfSize: F
 }
 
 /**
- * Lengauer–Tarjan with the simple eval/link, run as DevTools runs it: DFS from the root over
- * essential edges; then DFS from each unvisited node that has no essential retainer (parent: the
- * root), in ordinal order; then any node still unvisited (cycles retained only by each other) is
- * numbered alone with the root as parent. A node with no essential retainer gets the root as its
- * semidominator. Unlike DevTools, vertices are identified by DFS number (ancestor chains stay close
- * in memory) and buckets are linked lists, not Sets; neither changes the result.
+ * Dominators as DevTools computes them (Lengauer–Tarjan): DFS from the root over essential edges;
+ * then DFS from each unvisited node that has no essential retainer (parent: the root), in ordinal
+ * order; then any node still unvisited (cycles retained only by each other) is numbered alone with
+ * the root as parent. A node with no essential retainer gets the root as its semidominator.
+ *
+ * Semidominators are computed exactly as Lengauer–Tarjan does (simple eval/link), but the
+ * immediate dominators are derived from them as in Georgiadis' SEMI-NCA (idom(w) = the nearest
+ * common ancestor of parent(w) and semi(w) in the dominator tree built so far, walking up from
+ * parent(w)) instead of with buckets. Both give the dominators of the graph the DFS forest spans,
+ * and both send the nodes that forest does not explain (the lone cycle members) to the root, so the
+ * result is DevTools' node for node (test/heap-engine.test.ts checks it against DevTools itself).
+ *
+ * Layout: vertices are identified by DFS number (ancestor chains stay close in memory); the
+ * essential predecessors are gathered once in DFS-number space, so the main loop reads them in
+ * order; eval keeps the smallest semidominator VALUE on the path (not a vertex whose semi must be
+ * looked up), interleaved with the ancestor link so that one path step touches one cache line;
+ * path compression reverses the path in place (no stack). Scratch while it runs: 8 × 4 B per node
+ * (plus the caller's in-degree array) and 4 B per essential edge.
  */
-interface LTResult { idom: Uint32Array; order: Uint32Array; unreachable: number }
+interface LTResult {
+  idom: Uint32Array;
+  order: Uint32Array;
+  unreachable: number;
+  /** Arrays no longer needed, for the caller to write its results over (not sent from the worker). */
+  scratch?: { link: Uint32Array; parent: Uint32Array; firstPred: Uint32Array; pred: Uint32Array };
+}
 
-function lengauerTarjan(s: EdgeGraph, retainers: Retainers, essential: Uint8Array): LTResult {
-  const { nodeCount, firstEdge, edgeTo } = s;
-  const { firstRetainer, retainingEdges, retainingNodes } = retainers;
+function lengauerTarjan(s: EdgeGraph, essential: Uint8Array, counted?: Uint32Array): LTResult {
+  const { nodeCount, edgeCount, firstEdge, edgeTo } = s;
   const len = nodeCount + 1;
-  const num = new Uint32Array(nodeCount); // ordinal → DFS number, 0: not yet visited
+  // The main loop's link array (2 × 4 B per vertex) holds, until then, the DFS numbers by ordinal
+  // (first half) and the essential in-degrees by ordinal (second half: a node without is an orphan).
+  // A caller may pass it with the in-degrees already counted.
+  const link = counted ?? new Uint32Array(2 * len);
+  const num = link.subarray(0, nodeCount); // ordinal → DFS number, 0: not yet visited
+  const inDegree = link.subarray(len, len + nodeCount);
+  if (!counted) {
+    for (let e = 0; e < edgeCount; e++) {
+      if ((essential[e >>> 3] & (1 << (e & 7))) !== 0) inDegree[edgeTo[e]]++;
+    }
+  }
+  let essentialCount = 0;
+  for (let i = 0; i < nodeCount; i++) essentialCount += inDegree[i];
   const vertex = new Uint32Array(len); // DFS number → ordinal; all arrays below are by DFS number
-  const parent = new Uint32Array(len);
-  const semi = new Uint32Array(len);
-  const label = new Uint32Array(len);
-  const ancestor = new Uint32Array(len);
-  const scratch = new Uint32Array(len); // DFS: next edge to scan; later: the compression stack
+  const parent = new Uint32Array(len); // becomes dom, in preorder: dom[w] is written after parent[w] is read
+  const semi = new Uint32Array(len); // during the DFS: the next edge to scan; at the end: idom by ordinal
   let n = 0;
 
   const visit = (ord: number, par: number): number => {
@@ -294,8 +361,7 @@ function lengauerTarjan(s: EdgeGraph, retainers: Retainers, essential: Uint8Arra
     num[ord] = v;
     vertex[v] = ord;
     parent[v] = par;
-    semi[v] = label[v] = v;
-    scratch[v] = firstEdge[ord];
+    semi[v] = firstEdge[ord];
     return v;
   };
   // Iterative DFS from `start` (already visited), until it returns to start's parent.
@@ -304,7 +370,7 @@ function lengauerTarjan(s: EdgeGraph, retainers: Retainers, essential: Uint8Arra
     let v = start;
     while (v !== stop) {
       const end = firstEdge[vertex[v] + 1];
-      let e = scratch[v];
+      let e = semi[v];
       let next = parent[v];
       for (; e < end; e++) {
         if ((essential[e >>> 3] & (1 << (e & 7))) === 0) continue;
@@ -314,87 +380,98 @@ function lengauerTarjan(s: EdgeGraph, retainers: Retainers, essential: Uint8Arra
           break;
         }
       }
-      scratch[v] = e;
+      semi[v] = e;
       v = next;
     }
-  };
-  const hasEssentialRetainer = (ord: number): boolean => {
-    for (let k = firstRetainer[ord], end = firstRetainer[ord + 1]; k < end; k++) {
-      const e = retainingEdges[k];
-      if (essential[e >>> 3] & (1 << (e & 7))) return true;
-    }
-    return false;
   };
 
   dfs(visit(0, 0));
   const reached = n;
   for (let ord = 0; ord < nodeCount && n < nodeCount; ord++) {
-    if (num[ord] === 0 && !hasEssentialRetainer(ord)) dfs(visit(ord, 1));
+    if (num[ord] === 0 && inDegree[ord] === 0) dfs(visit(ord, 1));
   }
   for (let ord = 0; ord < nodeCount && n < nodeCount; ord++) {
     if (num[ord] === 0) visit(ord, 1);
   }
 
-  // DevTools' eval: compress v's ancestor path (iteratively), then return label[v].
-  const stack = scratch;
+  // Essential predecessors by DFS number: those of w are pred[firstPred[w] .. firstPred[w+1]-1].
+  const firstPred = new Uint32Array(len + 1);
+  for (let v = 1; v <= n; v++) firstPred[v + 1] = firstPred[v] + inDegree[vertex[v]];
+  const pred = new Uint32Array(essentialCount);
+  for (let from = 0; from < nodeCount; from++) {
+    const v = num[from];
+    for (let e = firstEdge[from], end = firstEdge[from + 1]; e < end; e++) {
+      if ((essential[e >>> 3] & (1 << (e & 7))) === 0) continue;
+      pred[firstPred[num[edgeTo[e]]]++] = v;
+    }
+  }
+  // firstPred[w] now holds the end of w's list, which is where w+1's starts: shift back by one.
+  for (let v = len; v > 0; v--) firstPred[v] = firstPred[v - 1];
+  firstPred[0] = 0;
+
+  // From here on, link[2v]: v's ancestor in the linked forest (0: not linked yet); link[2v+1]: the
+  // smallest semidominator on the path from v up to (not including) that ancestor.
+  link.fill(0);
+  // eval(v) for a linked v: compress the path, then return that minimum. The path is walked up with
+  // its links reversed (each pointing back down, 0 ends it), then down again, relinking each node
+  // to the top.
   const evaluate = (v0: number): number => {
     let v = v0;
-    let sp = 0;
-    while (ancestor[ancestor[v]] !== 0) {
-      stack[++sp] = v;
-      v = ancestor[v];
+    let down = 0;
+    for (let a = link[2 * v]; link[2 * a] !== 0; a = link[2 * v]) {
+      link[2 * v] = down;
+      down = v;
+      v = a;
     }
-    while (sp > 0) {
-      const w = stack[sp--];
-      const a = ancestor[w];
-      if (semi[label[a]] < semi[label[w]]) label[w] = label[a];
-      ancestor[w] = ancestor[a];
+    const top = link[2 * v];
+    let above = link[2 * v + 1];
+    while (down !== 0) {
+      const w = down;
+      down = link[2 * w];
+      const m = link[2 * w + 1];
+      if (above < m) link[2 * w + 1] = above;
+      else above = m;
+      link[2 * w] = top;
     }
-    return label[v0];
+    return link[2 * v0 + 1];
   };
 
-  const dom = new Uint32Array(len);
-  const bucketHead = new Uint32Array(len);
-  const bucketNext = new Uint32Array(len);
   for (let w = n; w >= 2; w--) {
-    const wOrd = vertex[w];
-    let orphan = true;
-    let sw = semi[w];
-    for (let k = firstRetainer[wOrd], end = firstRetainer[wOrd + 1]; k < end; k++) {
-      const e = retainingEdges[k];
-      if ((essential[e >>> 3] & (1 << (e & 7))) === 0) continue;
-      orphan = false;
-      const v = num[retainingNodes[k]];
-      const u = ancestor[v] === 0 ? v : evaluate(v);
-      if (semi[u] < sw) sw = semi[u];
+    const first = firstPred[w];
+    const last = firstPred[w + 1];
+    let sw = first === last ? 1 : w; // no essential retainer: the root
+    for (let k = first; k < last; k++) {
+      const v = pred[k];
+      // A vertex not linked yet is one not processed yet (v < w): its semi is still v.
+      const u = link[2 * v] === 0 ? v : evaluate(v);
+      if (u < sw) sw = u;
     }
-    semi[w] = orphan ? 1 : sw;
-    bucketNext[w] = bucketHead[semi[w]];
-    bucketHead[semi[w]] = w;
-    const p = parent[w];
-    ancestor[w] = p;
-    for (let v = bucketHead[p]; v !== 0; v = bucketNext[v]) {
-      const u = ancestor[v] === 0 ? v : evaluate(v);
-      dom[v] = semi[u] < semi[v] ? u : p;
-    }
-    bucketHead[p] = 0;
-  }
-  // Unset entries (0) resolve to the root through dom[0], as in DevTools.
-  dom[0] = dom[1] = 1;
-  for (let w = 2; w <= n; w++) {
-    if (dom[w] !== semi[w]) dom[w] = dom[dom[w]];
+    semi[w] = sw;
+    link[2 * w] = parent[w];
+    link[2 * w + 1] = sw;
   }
 
-  const idom = new Uint32Array(nodeCount);
+  const dom = parent;
+  dom[1] = 1;
+  for (let w = 2; w <= n; w++) {
+    const sw = semi[w];
+    let x = parent[w];
+    while (x > sw) x = dom[x];
+    dom[w] = x;
+  }
+
+  const idom = semi.subarray(0, nodeCount); // semi is not read any more
   for (let v = 1; v <= n; v++) idom[vertex[v]] = vertex[dom[v]];
-  return { idom, order: vertex.slice(1, n + 1), unreachable: nodeCount - reached };
+  return {
+    idom, order: vertex.subarray(1, n + 1), unreachable: nodeCount - reached, scratch: { link, parent, firstPred, pred },
+  };
 }
 
 /** Children lists of the dominator tree (CSR), each in ascending ordinal order. */
-function dominatedNodes(idom: Uint32Array): { firstDominated: Uint32Array; dominated: Uint32Array } {
+function dominatedNodes(idom: Uint32Array, into: FinishInto = {}): { firstDominated: Uint32Array; dominated: Uint32Array } {
   const n = idom.length;
-  const firstDominated = new Uint32Array(n + 1);
-  const dominated = new Uint32Array(Math.max(0, n - 1));
+  const firstDominated = into.firstDominated?.fill(0) ?? new Uint32Array(n + 1);
+  const dominated = into.dominated ?? new Uint32Array(Math.max(0, n - 1));
   for (let i = 1; i < n; i++) firstDominated[idom[i] + 1]++;
   for (let i = 0; i < n; i++) firstDominated[i + 1] += firstDominated[i];
   for (let i = 1; i < n; i++) dominated[firstDominated[idom[i]]++] = i;

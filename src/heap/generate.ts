@@ -531,8 +531,8 @@ class Out {
   }
   /** One node of Node 20's layout: type,name,id,self_size,edge_count,trace_node_id,detachedness. */
   node(type: number, name: number, id: number, size: number, edges: number): void {
+    let p = this.record(96); // may start a new buffer: read this.buf after it
     const b = this.buf;
-    let p = this.record(96);
     p = putUint(b, p, type);
     b[p++] = 0x2c;
     p = putUint(b, p, name);
@@ -549,8 +549,8 @@ class Out {
     this.pos = p;
   }
   edge(type: number, name: number, toNode: number): void {
-    const b = this.buf;
     let p = this.record(64);
+    const b = this.buf;
     p = putUint(b, p, type);
     b[p++] = 0x2c;
     p = putUint(b, p, name);

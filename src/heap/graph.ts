@@ -86,6 +86,20 @@ export function buildRetainers(s: EdgeGraph): Retainers {
   return { firstRetainer, retainingEdges, retainingNodes };
 }
 
+/**
+ * The same index, built on first use: the dominators do not need it, only retainer paths do, so
+ * analyze() does not pay its time and 4 + 8 B per edge up front.
+ */
+export function lazyRetainers(s: EdgeGraph): Retainers {
+  let built: Retainers | undefined;
+  const get = (): Retainers => (built ??= buildRetainers(s));
+  return {
+    get firstRetainer() { return get().firstRetainer; },
+    get retainingEdges() { return get().retainingEdges; },
+    get retainingNodes() { return get().retainingNodes; },
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Detachedness (HeapSnapshot.propagateDOMState)
 

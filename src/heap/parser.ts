@@ -79,6 +79,13 @@ const LOCATION_FIELDS = ['object_index', 'script_id', 'line', 'column'];
 /** First size of the locations array, in numbers (it doubles as needed). */
 const LOCATIONS_FIRST = 4096;
 
+/** A Float64Array copy of a Uint32Array, for the first value over 2^32 - 1. */
+function wider(a: Uint32Array): Float64Array {
+  const out = new Float64Array(a.length);
+  out.set(a);
+  return out;
+}
+
 /** The tokenizer: push() chunks in order, then finish(). Pure (no I/O), so tests can split input anywhere. */
 export class SnapshotParser {
   private state = BEGIN;
@@ -394,8 +401,9 @@ export class SnapshotParser {
         edgeTypes: this.edgeTypes,
         nodeType: new Uint8Array(nodeCount),
         nodeName: new Uint32Array(nodeCount),
-        nodeId: new Float64Array(nodeCount),
-        nodeSelfSize: new Float64Array(nodeCount),
+        // 32 bits until a value does not fit (see wider()).
+        nodeId: new Uint32Array(nodeCount),
+        nodeSelfSize: new Uint32Array(nodeCount),
         nodeDetachedness: detached ? new Uint8Array(nodeCount) : undefined,
         firstEdge: new Uint32Array(nodeCount + 1),
         edgeType: new Uint8Array(edgeCount),
@@ -424,7 +432,8 @@ export class SnapshotParser {
     const nodes = this.state === NODES;
     const where = nodes ? 'nodes' : 'edges';
     const s = this.snap!;
-    const { nodeType, nodeName, nodeId, nodeSelfSize, firstEdge, edgeType, edgeName, edgeTo } = s;
+    const { nodeType, nodeName, firstEdge, edgeType, edgeName, edgeTo } = s;
+    let { nodeId, nodeSelfSize } = s;
     const detached = s.nodeDetachedness ?? nodeType; // never written when absent (no such field)
     const kinds = nodes ? this.nodeKinds : this.edgeKinds;
     const width = nodes ? this.nf : this.ef;
@@ -462,10 +471,14 @@ export class SnapshotParser {
             nodeName[r] = v;
             break;
           case F_ID:
-            if (v > Number.MAX_SAFE_INTEGER) throw this.tooLarge(v, i, where);
+            if (v > MAX_U32) {
+              if (v > Number.MAX_SAFE_INTEGER) throw this.tooLarge(v, i, where);
+              if (nodeId instanceof Uint32Array) s.nodeId = nodeId = wider(nodeId);
+            }
             nodeId[r] = v;
             break;
           case F_SELF_SIZE:
+            if (v > MAX_U32 && nodeSelfSize instanceof Uint32Array) s.nodeSelfSize = nodeSelfSize = wider(nodeSelfSize);
             nodeSelfSize[r] = v;
             break;
           case F_EDGE_COUNT:

@@ -2,16 +2,18 @@
  * The strings of a heap snapshot, kept as raw UTF-8 bytes and decoded one at a time on `get(i)`.
  *
  * A big snapshot's strings section can exceed V8's longest string (~512 MB) and even 2 GB, so the
- * bytes live in several large Buffers ("chunks"); a string never straddles two chunks. Per string we
- * keep only where it ends: `ends[i] = chunk * 2^32 + offset`, and it starts where string i-1 ended if
- * that was in the same chunk, else at 0 (a string that does not fit moves to the start of a new chunk).
+ * bytes live in several large Buffers ("chunks"); a string never straddles two chunks. A chunk keeps
+ * only complete strings (one that does not fit moves to the start of a new chunk), so the chunks,
+ * laid end to end, hold the strings back to back. Per string we keep only where it ends in that
+ * concatenation: string i is ends[i-1] .. ends[i]. `ends` is a Uint32Array (4 B per string) until
+ * the strings pass 4 GB, then a Float64Array.
  *
  * StringSectionReader scans the JSON of the `"strings":[...]` array chunk by chunk, unescaping into
  * the table as it goes: no JS string per entry is ever made while parsing.
  */
 import type { StringTable } from './types';
 
-const CHUNK_SPAN = 2 ** 32;
+const MAX_U32 = 0xffffffff;
 export const DEFAULT_CHUNK_BYTES = 64 * 1024 * 1024;
 /** Direct-mapped cache of decoded strings: class and property names repeat across millions of nodes. */
 const CACHE_SLOTS = 4096;
@@ -22,13 +24,21 @@ export class ChunkedStringTable implements StringTable {
   private readonly cacheKey = new Float64Array(CACHE_SLOTS).fill(-1);
   private readonly cacheValue: string[] = new Array<string>(CACHE_SLOTS).fill('');
 
+  /** Where each chunk starts in the concatenation. */
+  private readonly bases: number[] = [];
+
   constructor(
     private readonly chunks: Buffer[],
-    private readonly ends: Float64Array,
+    private readonly ends: Uint32Array | Float64Array,
     count: number,
   ) {
     this.count = count;
-    this.byteLength = chunks.reduce((sum, c) => sum + c.length, 0) + ends.byteLength;
+    let base = 0;
+    for (const c of chunks) {
+      this.bases.push(base);
+      base += c.length;
+    }
+    this.byteLength = base + ends.byteLength;
   }
 
   get(i: number): string {
@@ -36,13 +46,12 @@ export class ChunkedStringTable implements StringTable {
     const slot = i & (CACHE_SLOTS - 1);
     if (this.cacheKey[slot] === i) return this.cacheValue[slot];
     const end = this.ends[i];
-    const chunk = Math.floor(end / CHUNK_SPAN);
-    let start = 0;
-    if (i > 0) {
-      const prev = this.ends[i - 1];
-      if (Math.floor(prev / CHUNK_SPAN) === chunk) start = prev - chunk * CHUNK_SPAN;
-    }
-    const value = this.chunks[chunk].toString('utf8', start, end - chunk * CHUNK_SPAN);
+    const start = i > 0 ? this.ends[i - 1] : 0;
+    // The last chunk starting at or before `start` holds the string (chunks may be empty).
+    const bases = this.bases;
+    let chunk = bases.length - 1;
+    while (chunk > 0 && bases[chunk] > start) chunk--;
+    const value = this.chunks[chunk].toString('utf8', start - bases[chunk], end - bases[chunk]);
     this.cacheKey[slot] = i;
     this.cacheValue[slot] = value;
     return value;
@@ -73,7 +82,9 @@ export class StringSectionReader {
   private out: Buffer;
   private pos = 0; // write position in `out`
   private strStart = 0; // where the current string began in `out`
-  private ends = new Float64Array(1 << 16);
+  private ends: Uint32Array | Float64Array = new Uint32Array(1 << 16);
+  /** Where `out` starts in the concatenation of the chunks. */
+  private base = 0;
   private hex = 0;
   private hexDigits = 0;
   private pendingHigh = 0; // a high surrogate waiting for its low half
@@ -234,12 +245,15 @@ export class StringSectionReader {
   }
 
   private endString(): void {
-    if (this.count === this.ends.length) {
-      const bigger = new Float64Array(this.ends.length * 2);
+    const end = this.base + this.pos;
+    const wide = end > MAX_U32 && this.ends instanceof Uint32Array;
+    if (this.count === this.ends.length || wide) {
+      const length = this.count === this.ends.length ? this.ends.length * 2 : this.ends.length;
+      const bigger = wide || this.ends instanceof Float64Array ? new Float64Array(length) : new Uint32Array(length);
       bigger.set(this.ends);
       this.ends = bigger;
     }
-    this.ends[this.count++] = (this.chunks.length - 1) * CHUNK_SPAN + this.pos;
+    this.ends[this.count++] = end;
     this.strStart = this.pos;
   }
 
@@ -252,6 +266,7 @@ export class StringSectionReader {
     this.out.copy(next, 0, this.strStart, this.pos);
     // The old chunk keeps only complete strings.
     this.chunks[this.chunks.length - 1] = this.out.subarray(0, this.strStart);
+    this.base += this.strStart;
     this.chunks.push(next);
     this.out = next;
     this.pos = partial;

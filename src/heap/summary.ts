@@ -8,19 +8,16 @@
  */
 import { baseClassName, computeDistances, NO_DISTANCE, NS_INTERFACE, NS_RAW, propagateDetachedness, typeIds } from './graph';
 import { retainedSizes, type Dominators } from './dominators';
-import type { HeapSnapshot } from './types';
+import { inferInterfaces, interfaceMatcher, PropertyShapes, type InterfaceDefinition } from './interfaces';
+import type { HeapSnapshot, NumberArray } from './types';
+
+export { inferInterfaces, type InterfaceDefinition };
 
 /**
  * The snapshot's optional "locations" section with node ORDINALS: [ordinal, scriptId, line, column]
  * repeated. DevTools splits 'object' classes by the location of their constructor.
  */
 export type SnapshotWithLocations = HeapSnapshot & { locations?: Uint32Array };
-
-export interface InterfaceDefinition {
-  /** '{a, b, c}' */
-  name: string;
-  properties: string[];
-}
 
 export interface Classes {
   /** Per node: class id. */
@@ -33,149 +30,6 @@ export interface Classes {
   interfaces: InterfaceDefinition[];
 }
 
-// DevTools' limits for interface inference.
-const MIN_INTERFACE_PROPERTY_COUNT = 1;
-const MAX_INTERFACE_NAME_LENGTH = 120;
-const MIN_OBJECT_COUNT_PER_INTERFACE = 2;
-const MIN_OBJECT_PROPORTION_PER_INTERFACE = 1000;
-
-function formatPropertyName(name: string): string {
-  if (/[,'"{}]/.test(name)) {
-    const json = JSON.stringify({ [name]: 0 });
-    return json.substring(1, json.length - 3);
-  }
-  return name;
-}
-
-/** Plain JS objects: type 'object' named 'Object' (per name index: 1 yes, -1 no, 0 unknown). */
-function plainObjectTest(s: HeapSnapshot, objectType: number): (node: number) => boolean {
-  const memo = new Int8Array(s.strings.count);
-  return (node) => {
-    if (s.nodeType[node] !== objectType) return false;
-    const idx = s.nodeName[node];
-    if (memo[idx] === 0) memo[idx] = s.strings.get(idx) === 'Object' ? 1 : -1;
-    return memo[idx] === 1;
-  };
-}
-
-/**
- * DevTools' interface inference: name each plain object by its first property names ('{a, b}', at
- * most 120 characters, __proto__ left out); names shared by at least max(2, objects / 1000) objects
- * become definitions, most popular first.
- */
-export function inferInterfaces(s: HeapSnapshot): InterfaceDefinition[] {
-  const t = typeIds(s);
-  const isPlain = plainObjectTest(s, t.object);
-  const formatted = new Map<number, string | null>(); // null: __proto__
-  const candidates = new Map<string, { name: string; properties: string[]; count: number }>();
-  let total = 0;
-  for (let node = 0; node < s.nodeCount; node++) {
-    if (!isPlain(node)) continue;
-    total++;
-    let name = '{';
-    const props: number[] = [];
-    for (let e = s.firstEdge[node], end = s.firstEdge[node + 1]; e < end; e++) {
-      if (s.edgeType[e] !== t.eProperty) continue;
-      const idx = s.edgeName[e];
-      let f = formatted.get(idx);
-      if (f === undefined) {
-        const raw = s.strings.get(idx);
-        f = raw === '__proto__' ? null : formatPropertyName(raw);
-        formatted.set(idx, f);
-      }
-      if (f === null) continue;
-      if (name.length > MIN_INTERFACE_PROPERTY_COUNT && name.length + f.length > MAX_INTERFACE_NAME_LENGTH) break;
-      if (name.length !== 1) name += ', ';
-      name += f;
-      props.push(idx);
-    }
-    if (props.length === 0) continue;
-    name += '}';
-    const c = candidates.get(name);
-    if (c) c.count++;
-    else candidates.set(name, { name, properties: props.map((i) => s.strings.get(i)), count: 1 });
-  }
-  const sorted = [...candidates.values()].sort((a, b) => b.count - a.count);
-  const min = Math.max(MIN_OBJECT_COUNT_PER_INTERFACE, total / MIN_OBJECT_PROPORTION_PER_INTERFACE);
-  const out: InterfaceDefinition[] = [];
-  for (const c of sorted) {
-    if (c.count < min) break;
-    out.push({ name: c.name, properties: c.properties });
-  }
-  return out;
-}
-
-interface Trie {
-  next: Map<number, Trie>;
-  greatestNext: number;
-  match: { name: string; count: number; index: number } | null;
-}
-
-/**
- * Matches plain objects against interface definitions as DevTools' applyInterfaceDefinitions: the
- * best definition whose properties the object all has (most properties, then earliest). Property
- * names are mapped to dense ids; any consistent order gives the same matches as DevTools' string order.
- */
-function interfaceMatcher(s: HeapSnapshot, defs: InterfaceDefinition[]): (node: number) => string | null {
-  const t = typeIds(s);
-  const ids = new Map<string, number>();
-  const root: Trie = { next: new Map(), greatestNext: -1, match: null };
-  defs.forEach((def, index) => {
-    const props = def.properties.map((p) => {
-      let id = ids.get(p);
-      if (id === undefined) ids.set(p, (id = ids.size));
-      return id;
-    }).sort((a, b) => a - b);
-    let cur = root;
-    for (const p of props) {
-      let nx = cur.next.get(p);
-      if (!nx) {
-        nx = { next: new Map(), greatestNext: -1, match: null };
-        cur.next.set(p, nx);
-        if (cur.greatestNext < p) cur.greatestNext = p;
-      }
-      cur = nx;
-    }
-    cur.match ??= { name: def.name, count: props.length, index };
-  });
-  const better = (a: Trie['match'], b: Trie['match']): Trie['match'] => {
-    if (!b) return a;
-    if (!a) return b;
-    if (a.count !== b.count) return a.count > b.count ? a : b;
-    return a.index <= b.index ? a : b;
-  };
-  const propId = new Int32Array(s.strings.count); // 0 unknown, -1 in no definition, k+1: id k
-  const props: number[] = [];
-  return (node) => {
-    props.length = 0;
-    for (let e = s.firstEdge[node], end = s.firstEdge[node + 1]; e < end; e++) {
-      if (s.edgeType[e] !== t.eProperty) continue;
-      const idx = s.edgeName[e];
-      let id = propId[idx];
-      if (id === 0) propId[idx] = id = (ids.get(s.strings.get(idx)) ?? -2) + 1;
-      if (id > 0) props.push(id - 1);
-    }
-    props.sort((a, b) => a - b);
-    let states: Trie[] = [root];
-    let match = root.match;
-    for (const p of props) {
-      const nextStates: Trie[] = [];
-      const added: Trie[] = [];
-      for (const st of states) {
-        if (st.greatestNext >= 0 && p < st.greatestNext) nextStates.push(st);
-        const nx = st.next.get(p);
-        if (nx) {
-          added.push(nx);
-          match = better(match, nx.match);
-        }
-      }
-      states = nextStates.concat(added);
-      if (states.length === 0) break;
-    }
-    return match ? match.name : null;
-  };
-}
-
 /**
  * DevTools' class of every node. Class ids follow DevTools' internal class keys: the name string
  * (DevTools' own names such as '(system)' or 'Function' are separate from equal names found in the
@@ -185,8 +39,9 @@ export function classify(s: SnapshotWithLocations, opts: { interfaces?: Interfac
   const t = typeIds(s);
   const n = s.nodeCount;
   const detached = propagateDetachedness(s, t);
-  const interfaces = opts.interfaces ?? inferInterfaces(s);
-  const matchInterface = interfaces.length ? interfaceMatcher(s, interfaces) : () => null;
+  const shapes = new PropertyShapes(s);
+  const interfaces = opts.interfaces ?? inferInterfaces(s, shapes);
+  const matchInterface = interfaces.length ? interfaceMatcher(s, interfaces, shapes) : () => null;
 
   const classOf = new Uint32Array(n);
   const names: string[] = [];
@@ -206,9 +61,10 @@ export function classify(s: SnapshotWithLocations, opts: { interfaces?: Interfac
   const byNameIndex = new Int32Array(s.strings.count).fill(-1);
   const objectName = new Int8Array(s.strings.count); // is the name 'Object': 1 yes, -1 no, 0 unknown
   const byType = new Int32Array(s.nodeTypes.length).fill(-1);
-  const location = new Int32Array(n).fill(-1);
   const loc = s.locations;
-  if (loc) for (let i = 0; i + 3 < loc.length; i += 4) if (loc[i] < n) location[loc[i]] = i;
+  // Per node: 1 + the offset of its entry in s.locations, 0 none (zero pages are never touched).
+  const location = new Uint32Array(loc ? n : 0);
+  if (loc) for (let i = 0; i + 3 < loc.length; i += 4) if (loc[i] < n) location[loc[i]] = i + 1;
   // Located classes: an open-addressing table over (scriptId, line, column, class id), so the key
   // string is built once per distinct class, not once per node.
   let cap = 1024;
@@ -272,7 +128,7 @@ export function classify(s: SnapshotWithLocations, opts: { interfaces?: Interfac
           const iface = matchInterface(node);
           if (iface !== null) id = idFor(`${NS_INTERFACE}:${iface}`, iface, ',' + iface);
         }
-        if (location[node] >= 0) id = locatedId(location[node], id);
+        if (loc && location[node] !== 0) id = locatedId(location[node] - 1, id);
       }
     } else {
       id = byType[type];
@@ -383,7 +239,7 @@ export function classSummary(s: SnapshotWithLocations, dom: Dominators, opts: Su
  * dom.selfSize), only those with a non-zero size: the rows the Summary view expands to.
  */
 export function instancesOf(
-  s: SnapshotWithLocations, name: string, opts: { classes?: Classes; selfSize?: Float64Array } = {},
+  s: SnapshotWithLocations, name: string, opts: { classes?: Classes; selfSize?: NumberArray } = {},
 ): Uint32Array {
   const classes = opts.classes ?? classify(s);
   const wanted = new Uint8Array(classes.names.length);

@@ -14,6 +14,9 @@ export interface StringTable {
   readonly byteLength: number;
 }
 
+/** Per-node numbers: Uint32Array when they all fit, Float64Array otherwise. */
+export type NumberArray = Float64Array | Uint32Array;
+
 export interface HeapSnapshot {
   nodeCount: number;
   edgeCount: number;
@@ -26,9 +29,13 @@ export interface HeapSnapshot {
   nodeType: Uint8Array;
   /** Per node: index into strings. */
   nodeName: Uint32Array;
-  /** Per node: V8's object id (stable across snapshots of one process: the key of a diff). */
-  nodeId: Float64Array;
-  nodeSelfSize: Float64Array;
+  /**
+   * Per node: V8's object id (stable across snapshots of one process: the key of a diff). A
+   * Uint32Array when every id fits in 32 bits (the usual case: half the memory), else Float64Array.
+   */
+  nodeId: NumberArray;
+  /** Per node: V8's self size; Uint32Array or Float64Array as for nodeId. */
+  nodeSelfSize: NumberArray;
   /** Per node, when the snapshot has it: 0 unknown, 1 attached, 2 detached. */
   nodeDetachedness?: Uint8Array;
 
