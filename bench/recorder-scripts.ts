@@ -58,3 +58,32 @@ setTimeout(() => {
   process.exit(0);
 }, 300);
 `;
+
+/**
+ * CPU per HTTP request of the hook's diagnostics_channel subscribers: the server's start and finish
+ * messages published n times with Node's message shape (argv: hook path or "", n), median of 3 runs.
+ */
+export const CHANNELS = `
+const dc = require('node:diagnostics_channel');
+const [hook, n] = [process.argv[1], Number(process.argv[2])];
+if (hook) require(hook);
+setTimeout(() => {
+  const start = dc.channel('http.server.request.start');
+  const finish = dc.channel('http.server.response.finish');
+  const reqs = [];
+  for (let i = 0; i < 1000; i++) reqs.push({ method: 'GET', url: '/hello?id=' + i });
+  const run = () => {
+    const t0 = process.cpuUsage();
+    for (let i = 0; i < n; i++) {
+      const msg = { request: reqs[i % 1000], response: { statusCode: 200 }, socket: null, server: null };
+      if (start.hasSubscribers) start.publish(msg);
+      if (finish.hasSubscribers) finish.publish(msg);
+    }
+    const c = process.cpuUsage(t0);
+    return ((c.user + c.system) * 1000) / n;
+  };
+  run();
+  console.log(JSON.stringify({ ns: [run(), run(), run()].sort((a, b) => a - b)[1] }));
+  process.exit(0);
+}, 400);
+`;
