@@ -118,7 +118,7 @@ export const ENTRY = {
   sources: 'sources.json',
 } as const;
 
-export const RESERVED_ENTRIES = ['hang.json', 'core.json', 'native-crash.json', 'samples.ndjson', 'leak.json'];
+export const RESERVED_ENTRIES = ['hang.json', 'core.json', 'native-crash.json', 'samples.ndjson', 'leak.json', 'stdio.json'];
 export const RESERVED_PREFIXES = ['heap/', 'core/', 'extra/'];
 
 export interface TimelineEvent {

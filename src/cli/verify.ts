@@ -33,6 +33,8 @@ export async function verifyBundle(path: string): Promise<VerifyResult> {
     [ENTRY.timeline, 'timelineEntry'],
     [ENTRY.sources, 'sourcesEntry'],
     ['core.json', 'coreEntry'],
+    ['stdio.json', 'stdioEntry'],
+    ['leak.json', 'leakEntry'],
   ];
   for (const [name, def] of perEntry) {
     const value = b.json.get(name);
