@@ -54,10 +54,12 @@ describe('on demand', () => {
   });
 
   test('dump refuses a process without the hook, in one line, and does not kill it', async () => {
-    let d: Awaited<ReturnType<typeof runCli>> | undefined;
-    const r = await runNode(server, { args: ['800'], onOutput: { text: 'ready', then: async (pid) => (d = await runCli(['dump', String(pid)])) } });
+    // The dump's promise is awaited after the run: on a busy machine the CLI may answer after the server ended.
+    let dp: Promise<Awaited<ReturnType<typeof runCli>>> | undefined;
+    const r = await runNode(server, { args: ['3000'], onOutput: { text: 'ready', then: (pid) => (dp = runCli(['dump', String(pid)])) } });
     assert.equal(r.code, 0);
     assert.match(r.stdout, /finished true/);
+    const d = await dp;
     assert.equal(d!.code, 1);
     assert.match(d!.stderr, /^autopsy-ts: pid \d+ has no autopsy-ts hook .*\n$/);
   });
@@ -67,14 +69,15 @@ describe('on demand', () => {
     assert.equal(gone.code, 1);
     assert.match(gone.stderr, /^autopsy-ts: no process with pid 999999\n$/);
 
-    const script = 'setTimeout(() => { console.log("ready"); const end = Date.now() + 2500; while (Date.now() < end); }, 10);';
-    let d: Awaited<ReturnType<typeof runCli>> | undefined;
+    const script = 'setTimeout(() => { console.log("ready"); const end = Date.now() + 6000; while (Date.now() < end); }, 10);';
+    let dp: Promise<Awaited<ReturnType<typeof runCli>>> | undefined;
     await runNode('-e', {
       nodeArgs: ['--require', HOOK],
       args: [script],
       env: { AUTOPSY_DIR: join(dir, 'hung') },
-      onOutput: { text: 'ready', then: async (pid) => (d = await runCli(['dump', String(pid), '--timeout', '1'])) },
+      onOutput: { text: 'ready', then: (pid) => (dp = runCli(['dump', String(pid), '--timeout', '1'])) },
     });
+    const d = await dp;
     assert.equal(d?.code, 1);
     assert.match(d!.stderr, /^autopsy-ts: pid \d+ did not answer within 1 s: its event loop may be blocked \(.+\)\n$/);
   });
