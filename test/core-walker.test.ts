@@ -17,28 +17,46 @@ const hasLlnode = existsSync(LLNODE) && spawnSync('lldb-16', ['--version'], { st
 const scenario = join(SCENARIOS, 'core', 'blocked-job.js');
 let core20: string | undefined;
 
-/** Starts the service on `node`, sends `dump --core` (which also starts the blocking job), returns the core's path. */
-async function blockedCore(node: string, job: 'atomics' | 'busy'): Promise<{ core: string; appOut: string }> {
+type CoreJson = { jsStack: { start: string; cEntryFpOffset?: number; frames: Frame[] } } & Record<string, unknown>;
+
+/**
+ * Starts the service on `node`, sends `dump --core` (which also starts the blocking job), and reads the
+ * core with `core --json`. The fork is some 50-100 ms after the signal, from the addon's thread; on a
+ * loaded machine it can land before the job has started (the core then shows the hook's writeCore
+ * call, correctly): up to 3 dumps are taken until the core shows `want` among its JS frames.
+ */
+async function blockedCore(node: string, job: 'atomics' | 'busy', want: string): Promise<{ core: string; j: CoreJson; appOut: string }> {
   const out = join(dir, `${job}-${node === NODE24 ? 24 : 20}`);
-  let done: Promise<Awaited<ReturnType<typeof runCli>>> | undefined;
-  const app = await run(node, ['--require', HOOK, scenario, '60000'], {
+  let done: Promise<{ core: string; j: CoreJson }> | undefined;
+  const app = await run(node, ['--require', HOOK, scenario, '90000'], {
     env: { AUTOPSY_DIR: out, JOB: job, BLOCK_MS: '2500' },
-    timeoutMs: 90_000,
+    timeoutMs: 120_000,
     onOutput: {
       text: 'ready',
       then: (pid) => {
-        done = runCli(['dump', String(pid), '--core'], { timeoutMs: 60_000 }).finally(() => process.kill(pid, 'SIGTERM'));
+        done = (async () => {
+          try {
+            let last: { core: string; j: CoreJson } | undefined;
+            for (let attempt = 0; attempt < 3; attempt++) {
+              const d = await runCli(['dump', String(pid), '--core'], { timeoutMs: 60_000 });
+              assert.equal(d.code, 0, d.stderr);
+              const core = d.stdout.trim().split('\n')[1];
+              assert.match(core ?? '', /\.core$/, d.stdout);
+              last = { core, j: await coreJson(core) };
+              if (last.j.jsStack.frames.some((f) => f.function === want)) break;
+            }
+            return last!;
+          } finally {
+            process.kill(pid, 'SIGTERM');
+          }
+        })();
       },
     },
   });
-  const d = await done!;
-  assert.equal(d.code, 0, d.stderr + app.stderr);
-  const core = d.stdout.trim().split('\n')[1];
-  assert.match(core ?? '', /\.core$/, d.stdout);
-  return { core, appOut: app.stdout };
+  return { ...(await done!), appOut: app.stdout };
 }
 
-async function coreJson(core: string) {
+async function coreJson(core: string): Promise<CoreJson> {
   // No gdb on this PATH: the JS frames do not need it, and the command must still succeed.
   const r = await runCli(['core', core, '--json'], { env: { PATH: '/nonexistent' }, timeoutMs: 60_000 });
   assert.equal(r.code, 0, r.stderr);
@@ -57,18 +75,17 @@ const versions = [
 
 describe('autopsy-ts core: JS frames without lldb', { skip: !linuxX64 && 'core dumps need Linux x64' }, () => {
   for (const v of versions) {
-    test(`${v.name}: blocked in Atomics.wait: waitForLockSync <- runNightlyJob, from c_entry_fp at isolate+${v.offset}`, { skip: v.skip, timeout: 120_000 }, async () => {
-      const { core, appOut } = await blockedCore(v.node, 'atomics');
+    test(`${v.name}: blocked in Atomics.wait: waitForLockSync <- runNightlyJob, from c_entry_fp at isolate+${v.offset}`, { skip: v.skip, timeout: 200_000 }, async () => {
+      const { core, j, appOut } = await blockedCore(v.node, 'atomics', 'waitForLockSync');
       if (v.node === process.execPath) core20 = core;
       assert.match(appOut, /job start/);
-      const j = await coreJson(core);
       const js = j.jsStack;
       assert.equal(js.start, 'c_entry_fp', JSON.stringify(js));
       assert.equal(js.cEntryFpOffset, v.offset);
       const names = jsNames(js.frames);
       assert.deepEqual(names.slice(0, 2), ['waitForLockSync', 'runNightlyJob'], JSON.stringify(js.frames));
-      const [w, r] = js.frames.filter((f: Frame) => f.kind === 'js' && f.script);
-      assert.match(w.script, /blocked-job\.js$/);
+      const [w, r] = js.frames.filter((f) => f.kind === 'js' && f.script);
+      assert.match(w.script ?? '', /blocked-job\.js$/);
       assert.equal(w.line, 13);
       assert.equal(r.line, 25);
       assert.equal(js.frames[0].kind, 'builtin'); // Atomics.wait itself
@@ -82,12 +99,11 @@ describe('autopsy-ts core: JS frames without lldb', { skip: !linuxX64 && 'core d
       }
     });
 
-    test(`${v.name}: busy in a loop: reconcileLedger <- runNightlyJob`, { skip: v.skip, timeout: 120_000 }, async () => {
-      const { core } = await blockedCore(v.node, 'busy');
-      const j = await coreJson(core);
+    test(`${v.name}: busy in a loop: reconcileLedger <- runNightlyJob`, { skip: v.skip, timeout: 200_000 }, async () => {
+      const { core, j } = await blockedCore(v.node, 'busy', 'reconcileLedger');
       const names = jsNames(j.jsStack.frames);
       assert.deepEqual(names.slice(0, 2), ['reconcileLedger', 'runNightlyJob'], JSON.stringify(j.jsStack));
-      assert.equal(j.jsStack.frames.find((f: Frame) => f.function === 'reconcileLedger').line, 18);
+      assert.equal(j.jsStack.frames.find((f) => f.function === 'reconcileLedger')!.line, 18);
       // The text view shows the same, next to gdb's native frames when gdb is installed.
       const t = await runCli(['core', core], { timeoutMs: 180_000 });
       assert.equal(t.code, 0, t.stderr);
@@ -96,7 +112,7 @@ describe('autopsy-ts core: JS frames without lldb', { skip: !linuxX64 && 'core d
   }
 
   test('a binary without V8 metadata and no gdb: one line naming the missing constants, exit 1', { skip: !process.version.startsWith('v20.') && 'Node 20 only' }, async () => {
-    const core = core20 ?? (await blockedCore(process.execPath, 'atomics')).core;
+    const core = core20 ?? (await blockedCore(process.execPath, 'atomics', 'waitForLockSync')).core;
     const r = await runCli(['core', core, '--json', '--node', '/bin/ls'], { env: { PATH: '/nonexistent' }, timeoutMs: 60_000 });
     assert.equal(r.code, 1);
     assert.match(r.stderr, /^autopsy-ts: .*no stack backend installed: install gdb .*the V8 walker found no JS frames \(this node binary lacks V8 postmortem constants the walker needs: frametype_\*, SmiShiftSize, HeapObjectTag, .* and \d+ more\)\n$/);
