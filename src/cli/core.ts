@@ -11,8 +11,9 @@ export function coreCommand(path: string, opts: { node?: string; json?: boolean 
     if (err instanceof CoreInputError) throw new CliError(err.message);
     throw err;
   }
-  if (!view.nativeFrames && view.backends.gdb !== 'failed') {
-    throw new CliError(`${path}: no stack backend installed: install gdb for native frames (apt-get install gdb); JS frames need llnode (docs/native.md)`);
+  if (!view.nativeFrames && view.backends.gdb !== 'failed' && !view.jsStack?.frames.length) {
+    const why = view.jsStack?.problems.find((p) => p.startsWith('JS frames:'))?.slice('JS frames: '.length);
+    throw new CliError(`${path}: no stack backend installed: install gdb for native frames (apt-get install gdb); the V8 walker found no JS frames${why ? ` (${safeLine(why, 300)})` : ''}`);
   }
   if (opts.json) return safeJson(view) + '\n';
   return formatCoreView(view);
@@ -30,7 +31,18 @@ export function formatCoreView(v: CoreView): string {
     const where = f.file ? ` at ${f.file}:${f.line}` : f.library ? ` from ${f.library}` : '';
     out.push(`  #${String(f.index).padEnd(3)} ${safeLine(f.function, 200)}${safeLine(where, 300)}`);
   }
+  // --- v8 walker (issue 8 part 4) ---
+  const js = v.jsStack;
+  if (js) {
+    const how = js.start === 'c_entry_fp' ? `from c_entry_fp at isolate+${js.cEntryFpOffset} (${js.offsetSource})` : js.start === 'registers' ? 'from the interrupted registers' : 'none found';
+    out.push('', `Main thread, JS frames (V8 metadata walker, ${how}):`);
+    for (const f of js.frames) {
+      const where = f.script ? ` ${safeLine(f.script, 300)}${f.line !== undefined ? `:${f.line}` : ''}` : '';
+      out.push(`  #${String(f.index).padEnd(3)} ${safeLine(f.function, 200)}${f.kind === 'builtin' ? ' [builtin]' : ''}${where}`);
+    }
+  }
+  // --- end v8 walker ---
   out.push('', `JS frames: llnode ${v.backends.llnode} (docs/native.md)`);
-  for (const p of v.problems) out.push(`note: ${safeLine(p, 500)}`);
+  for (const p of [...v.problems, ...(v.jsStack?.problems ?? [])]) out.push(`note: ${safeLine(p, 500)}`);
   return out.join('\n') + '\n';
 }

@@ -3,6 +3,8 @@ import { existsSync, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { AUTOPSY_NOTE_TYPE, ElfError, ET_CORE, NT_FILE, NT_PRPSINFO, NT_PRSTATUS, parseAutopsyNote, parseNtFile, parsePrpsinfo, readHeaders, readNotes, withFile, buildIdOf, PT_LOAD } from '../native/elf';
 import { parseGdbBacktrace, type NativeFrame } from './gdb-stack';
+import { prstatusRegisters } from './core-memory'; // v8 walker
+import { jsStackOfCore, type JsStackView } from './js-frames'; // v8 walker
 
 /** What `autopsy-ts core` shows: the core's own notes, and the stack from whichever backend is installed. */
 export interface CoreView {
@@ -22,6 +24,10 @@ export interface CoreView {
   mappedFiles: number;
   backends: { gdb: 'used' | 'not installed' | 'failed'; llnode: 'not installed' };
   nativeFrames?: NativeFrame[];
+  // --- v8 walker (issue 8 part 4): JS frames from V8's postmortem metadata, no lldb needed ---
+  v8?: string;
+  jsStack?: JsStackView;
+  // --- end v8 walker ---
   problems: string[];
 }
 
@@ -36,7 +42,7 @@ function which(cmd: string): string | undefined {
 }
 
 /** Reads the core's notes; runs gdb for the native frames of the main thread when gdb is installed. */
-export function inspectCore(path: string, opts: { node?: string; gdbTimeoutMs?: number } = {}): CoreView {
+export function inspectCore(path: string, opts: { node?: string; gdbTimeoutMs?: number; noWalker?: boolean } = {}): CoreView {
   let st;
   try {
     st = statSync(path);
@@ -46,13 +52,18 @@ export function inspectCore(path: string, opts: { node?: string; gdbTimeoutMs?: 
   if (!st.isFile()) throw new CoreInputError(`not a file: ${path}`);
   const view: CoreView = { core: path, size: st.size, threads: 0, segments: 0, mappedFiles: 0, backends: { gdb: 'not installed', llnode: 'not installed' }, problems: [] };
   let files: { path: string }[] = [];
+  let phdrs: import('../native/elf').ProgramHeader[] = []; // v8 walker
+  let regs: ReturnType<typeof prstatusRegisters>; // v8 walker
   try {
     withFile(path, (read) => {
       const h = readHeaders(read);
       if (h.type !== ET_CORE) throw new CoreInputError(`${path} is an ELF file but not a core`);
       view.segments = h.phdrs.filter((p) => p.type === PT_LOAD).length;
+      phdrs = h.phdrs; // v8 walker
       for (const n of readNotes(read, h)) {
-        if (n.name === 'CORE' && n.type === NT_PRSTATUS) view.threads++;
+        if (n.name === 'CORE' && n.type === NT_PRSTATUS) {
+          if (!view.threads++) regs = prstatusRegisters(n.desc); // v8 walker: the first is the main thread
+        }
         else if (n.name === 'CORE' && n.type === NT_PRPSINFO) {
           const ps = parsePrpsinfo(n.desc);
           if (ps) Object.assign(view, { pid: ps.pid, program: ps.fname, args: ps.args });
@@ -61,6 +72,7 @@ export function inspectCore(path: string, opts: { node?: string; gdbTimeoutMs?: 
           const a = parseAutopsyNote(n.desc);
           view.node = a.node;
           view.isolate = a.isolate;
+          view.v8 = a.v8; // v8 walker
           if (a.cEntryFpOffset) view.cEntryFpOffset = Number(a.cEntryFpOffset);
           if (a.execPath) view.nodeBinary = a.execPath;
         }
@@ -91,5 +103,10 @@ export function inspectCore(path: string, opts: { node?: string; gdbTimeoutMs?: 
       view.problems.push(`gdb found no frames${r.error ? `: ${r.error.message}` : ''}`);
     }
   }
+  // --- v8 walker (issue 8 part 4) ---
+  if (view.nodeBinary && existsSync(view.nodeBinary) && !opts.noWalker) {
+    view.jsStack = jsStackOfCore({ core: path, phdrs, nodeBinary: view.nodeBinary, isolate: view.isolate, v8: view.v8, noteOffset: view.cEntryFpOffset, regs });
+  }
+  // --- end v8 walker ---
   return view;
 }
