@@ -117,7 +117,11 @@ export async function writeCoreInto(dir: string, reason: string, env: NodeJS.Pro
     if (avail !== undefined && avail < config.minAvailable * 2) return { skipped: `not enough free memory: ${Math.round(avail / 1024 ** 2)} MB available, the writer needs headroom above ${Math.round(config.minAvailable / 1024 ** 2)} MB (AUTOPSY_CORE_MIN_AVAILABLE)` };
 
     // On the main thread inside a JS->C++ call, the probe finds the isolate's c_entry_fp (issue 8's walk).
-    if (!probe && addon.probeIsolate().mainThread) probe = { isolate: addon.mainIsolate, cEntryFpOffset: findCEntryFpOffset(addon) };
+    // Known offsets first (confirmed from V8's code, src/core/js-frames.ts KNOWN_C_ENTRY_FP): the run-time
+    // probe picked 424 on Node 20, where the field is at 384.
+    const known: Record<string, number> = { '11.3': 384, '13.6': 320 };
+    const v8 = process.versions.v8.split('.').slice(0, 2).join('.');
+    if (!probe && addon.probeIsolate().mainThread) probe = { isolate: addon.mainIsolate, cEntryFpOffset: known[v8] ?? findCEntryFpOffset(addon) };
     const name = bundleFileName(new Date(), reason, hostname(), process.pid).replace(/\.tgz$/, '.core');
     const path = join(dir, name);
     const note = [`node=${process.version}`, `v8=${process.versions.v8}`, `execPath=${process.execPath}`, `pid=${process.pid}`, `isolate=${probe?.isolate ?? addon.mainIsolate}`, probe?.cEntryFpOffset !== undefined ? `cEntryFpOffset=${probe.cEntryFpOffset}` : '', `time=${new Date().toISOString()}`]
