@@ -5,7 +5,7 @@ import { describe, test } from 'node:test';
 import { deathReason, liveness, memoryTrend, parseRecorder } from '../src/hook/collect';
 import { LeakDetector } from '../src/hook/leak-detector';
 import { nearLimit } from '../src/hook/oom';
-import { oldGenerationLimit } from '../src/hook/recorder';
+import { loopDelays, oldGenerationLimit } from '../src/hook/recorder';
 import { newHttpCounters, pathOnly, requestSummary } from '../src/hook/recorder-http';
 import { procStartTime, readBootId } from '../src/hook/recorder-file';
 import { keep, type Tail } from '../src/hook/stdio-tail';
@@ -169,6 +169,11 @@ describe('recorder parts', () => {
     assert.deepEqual(nearLimit(55 * MB, 64 * MB, 0.85).fire, true);
     assert.deepEqual(nearLimit(50 * MB, 64 * MB, 0.85).fire, false);
     assert.equal(nearLimit(1, 0, 0.85).fire, false);
+  });
+
+  test('loop delay from heartbeat lateness', () => {
+    assert.deepEqual(loopDelays([0, 1, 2, 3, 100]), { p50: 2, p99: 100, max: 100 });
+    assert.deepEqual(loopDelays([0.123]), { p50: 0.12, p99: 0.12, max: 0.12 });
   });
 
   test('output tail keeps the last `max` characters, and what is not saved yet', () => {

@@ -85,6 +85,13 @@ interface Pending {
 }
 
 let hb: Int32Array | undefined;
+let beatIntervalMs = 0;
+const lateness: number[] = [];
+
+/** The delays (ms) of the beats since the last call, for the flight recorder's samples. */
+function drainDelays(): number[] {
+  return lateness.splice(0, lateness.length);
+}
 let lastBeatMs = 0;
 let thresholdMs = 0;
 let pending: Pending | undefined;
@@ -103,6 +110,9 @@ function beat(): void {
   Atomics.store(hb!, SLOT.BEAT, beatValue(now));
   const gap = now - lastBeatMs;
   lastBeatMs = now;
+  // The beat's lateness is the event loop's delay: the flight recorder reads it instead of running a
+  // second timer (monitorEventLoopDelay) of its own. Bounded: the sampler drains it every second.
+  if (lateness.length < 4096) lateness.push(Math.max(0, gap - beatIntervalMs));
   if (gap > thresholdMs) loopFreed(gap);
 }
 
@@ -207,13 +217,14 @@ export function startWatchdog(config: Config): void {
   const { Worker } = require('node:worker_threads') as typeof import('node:worker_threads');
   thresholdMs = config.hangMs;
   const intervalMs = Math.max(10, Math.min(40, Math.floor(config.hangMs / 10)));
+  beatIntervalMs = intervalMs;
   const sab = new SharedArrayBuffer(4 * 4);
   hb = new Int32Array(sab);
   lastBeatMs = uptimeMs();
   Atomics.store(hb, SLOT.BEAT, beatValue(lastBeatMs));
   Atomics.store(hb, SLOT.STARTED, 1);
   setInterval(beat, intervalMs).unref();
-  Object.defineProperty(globalThis, HANG_KEY, { value: { capture: captureHang, addLocals, annotate, takeHeap, quiet }, configurable: true, enumerable: false });
+  Object.defineProperty(globalThis, HANG_KEY, { value: { capture: captureHang, addLocals, annotate, takeHeap, quiet, drainDelays }, configurable: true, enumerable: false });
 
   // The worker must not load the hook again: no inherited execArgv (--require), no NODE_OPTIONS.
   const env = { ...process.env };

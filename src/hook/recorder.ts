@@ -90,11 +90,14 @@ export function startRecorder(config: Config): void {
     const perf = require('node:perf_hooks') as typeof import('node:perf_hooks');
     s.elu = perf.performance.eventLoopUtilization();
     s.cpu = process.cpuUsage();
-    try {
-      // A 20 ms resolution is plenty for p99 over a second, and costs one timer wake-up per 20 ms.
-      s.delay = perf.monitorEventLoopDelay({ resolution: DELAY_RESOLUTION_MS });
-      s.delay.enable();
-    } catch {}
+    // With the hang watchdog on, the loop delay comes from its heartbeat's lateness (one timer instead of
+    // two); without it, from monitorEventLoopDelay at a 20 ms resolution.
+    if (!hangDelays()) {
+      try {
+        s.delay = perf.monitorEventLoopDelay({ resolution: DELAY_RESOLUTION_MS });
+        s.delay.enable();
+      } catch {}
+    }
     setInterval(guarded('sampler', takeSample), config.sampleMs).unref();
   }
   startGcObserver();
@@ -155,6 +158,13 @@ function takeSample(): void {
     }
     s.delay.reset();
   }
+  const beats = hangDelays()?.();
+  if (beats && beats.length) {
+    const d = loopDelays(beats);
+    ev.delayP50Ms = d.p50;
+    ev.delayP99Ms = d.p99;
+    ev.delayMaxMs = d.max;
+  }
   const { handles, requests } = activeResources();
   ev.handles = handles;
   ev.requests = requests;
@@ -165,6 +175,20 @@ function takeSample(): void {
   s.http = newHttpCounters();
   record(ev);
   notifyWatchers(mu.heapUsed, false);
+}
+
+/** The hang watchdog's heartbeat delays, when it runs (hang.ts). */
+function hangDelays(): (() => number[]) | undefined {
+  const h = (globalThis as unknown as Record<symbol, { drainDelays?: () => number[] } | undefined>)[Symbol.for('autopsy-ts.hang')];
+  return h?.drainDelays;
+}
+
+/** Pure: p50, p99 and max of loop delays (ms), rounded to 0.01 ms. */
+export function loopDelays(values: number[]): { p50: number; p99: number; max: number } {
+  const v = [...values].sort((a, b) => a - b);
+  const at = (q: number) => v[Math.min(v.length - 1, Math.floor(q * v.length))];
+  const r = (n: number) => Math.round(n * 100) / 100;
+  return { p50: r(at(0.5)), p99: r(at(0.99)), max: r(v[v.length - 1]) };
 }
 
 /** Active libuv handles and requests by type; requests are the *Req* resources (FSReqCallback, ...). */
