@@ -41,6 +41,9 @@ describe('fatal signals', { skip: !linuxX64 && 'Linux x64 only' }, () => {
     assert.match(r.crash?.faultAddress, /^0x[0-9a-f]+$/);
     assert.ok(r.crash?.nativeFrames.length >= 1);
     assert.match(r.crash?.nativeFrames[0].module, /node/);
+    // collect names the frames from the module's symbol table (the handler can only write module + offset).
+    assert.match(r.crash?.nativeFrames[0].symbol, /^\S+\+0x[0-9a-f]+$/);
+    assert.match(r.s.headline, /^SIGSEGV .*in descendForever/);
     assert.equal(r.s.stack[0].function, 'descendForever');
     assert.match(r.s.stack[0].file, /segv-recursion\.js$/);
     assert.equal(r.s.stack[0].line, 3, 'the line where descendForever is defined');

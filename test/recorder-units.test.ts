@@ -6,6 +6,7 @@ import { deathReason, liveness, memoryTrend, parseRecorder } from '../src/hook/c
 import { LeakDetector } from '../src/hook/leak-detector';
 import { nearLimit } from '../src/hook/oom';
 import { loopDelays, oldGenerationLimit } from '../src/hook/recorder';
+import { lookup, Symbolizer } from '../src/native/symbolize';
 import { newHttpCounters, pathOnly, requestSummary } from '../src/hook/recorder-http';
 import { procStartTime, readBootId } from '../src/hook/recorder-file';
 import { keep, type Tail } from '../src/hook/stdio-tail';
@@ -169,6 +170,17 @@ describe('recorder parts', () => {
     assert.deepEqual(nearLimit(55 * MB, 64 * MB, 0.85).fire, true);
     assert.deepEqual(nearLimit(50 * MB, 64 * MB, 0.85).fire, false);
     assert.equal(nearLimit(1, 0, 0.85).fire, false);
+  });
+
+  test('native frame names: the function covering an address, and the node binary\'s own symbols', () => {
+    const t = { starts: Float64Array.from([0x100, 0x200, 0x300]), sizes: Float64Array.from([0x10, 0, 0x20]), names: ['a', 'b', 'c'] };
+    assert.deepEqual(lookup(t, 0x105), { name: 'a', plus: 5 });
+    assert.equal(lookup(t, 0x150), undefined); // past a's size
+    assert.deepEqual(lookup(t, 0x2f0), { name: 'b', plus: 0xf0 }); // no size: up to the next
+    assert.equal(lookup(t, 0x50), undefined);
+    const sym = new Symbolizer();
+    assert.equal(sym.name('/no/such/module', '0x10'), undefined);
+    assert.equal(sym.name(process.execPath, 'zz'), undefined);
   });
 
   test('loop delay from heartbeat lateness', () => {

@@ -114,6 +114,7 @@ export function deathLine(reason: string, trigger: Record<string, unknown> | und
     mem.unshift(`heap at ${Math.round(Number(near.ratio) * 100)} % of its ${(Number(near.heapLimit) / MB).toFixed(0)} MB limit`);
     return `out of memory at ${at} UTC; ${mem.join(', ')}`;
   }
+  if (reason === 'fatal-signal' && typeof t.evidence === 'string') return `${t.evidence.replace(/^the native addon recorded /, '')}; at ${at} UTC`;
   const how = reason === 'killed' ? 'killed (no exit recorded: SIGKILL or an unhandled signal)' : reason;
   return `${how} at ${at} UTC${mem.length ? `; ${mem.join(', ')}` : ''}`;
 }

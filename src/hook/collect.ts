@@ -261,7 +261,15 @@ function collectOne(bundleDir: string, dir: string, path: string, opts: CollectO
   const fatalPath = findFatalReport(dir, h);
   const fatal = fatalPath ? (readJson(fatalPath) as { header?: { event?: string } } | undefined) : undefined;
   const crashPath = join(dir, `${base}.crash.json`);
-  const crash = existsSync(crashPath) ? (readJson(crashPath) as { signal?: string } | undefined) : undefined;
+  const crash = existsSync(crashPath) ? (readJson(crashPath) as { signal?: string; nativeFrames?: unknown } | undefined) : undefined;
+  // The handler could only write module + file offset; name the frames now, from the modules' symbol tables.
+  if (crash && Array.isArray(crash.nativeFrames)) {
+    const { Symbolizer } = require('../native/symbolize') as typeof import('../native/symbolize');
+    const sym = new Symbolizer();
+    for (const f of crash.nativeFrames.slice(0, 64) as { module?: unknown; offset?: unknown; symbol?: string }[]) {
+      if (f && typeof f.module === 'string' && (typeof f.offset === 'string' || typeof f.offset === 'number')) f.symbol = sym.name(f.module, f.offset);
+    }
+  }
   const verdict = deathReason(contents, fatal ? { event: fatal.header?.event } : undefined, crash);
 
   const last = contents.events.length ? contents.events[contents.events.length - 1].time : statSync(claimed).mtimeMs;

@@ -13,7 +13,7 @@ export interface CrashRecord {
   faultAddress?: string;
   jsStack?: string;
   jsFrames?: { pc?: string; name?: string }[];
-  nativeFrames?: { pc?: string; module?: string; offset?: string }[];
+  nativeFrames?: { pc?: string; module?: string; offset?: string; symbol?: string }[];
 }
 
 /** The named JS frames of the record as bundle frames (lines are where each function is defined). */
@@ -32,6 +32,6 @@ export function crashEvidence(record: unknown): string {
   if (top) parts.push(`in ${top.function || '<anonymous>'} (${top.file}:${top.line})`);
   else if (typeof r.jsStack === 'string' && r.jsStack !== 'captured') parts.push(`JS stack: ${r.jsStack.slice(0, 120)}`);
   const n = Array.isArray(r.nativeFrames) ? r.nativeFrames[0] : undefined;
-  if (n && typeof n.module === 'string') parts.push(`native: ${n.module.split('/').pop()}+${n.offset}`);
+  if (n && typeof n.module === 'string') parts.push(`native: ${typeof n.symbol === 'string' ? `${n.symbol} in ` : ''}${n.module.split('/').pop()}+${n.offset}`);
   return parts.join('; ');
 }
