@@ -91,8 +91,9 @@ describe('autopsy-ts core: JS frames without lldb', { skip: !linuxX64 && 'core d
       assert.equal(js.frames[0].kind, 'builtin'); // Atomics.wait itself
       assert.equal(js.frames[0].function, 'wait');
 
-      if (v.node === process.execPath && hasLlnode) {
-        // Cross-check: llnode's `v8 bt` names the same JS frames, in the same order.
+      // Cross-check: llnode's `v8 bt` names the same JS frames, in the same order. Node 20 only: llnode
+      // names no JS frame of a Node 24 (V8 13) core (seen when CI ran this file under Node 24).
+      if (v.name === 'Node 20' && hasLlnode) {
         const l = spawnSync(LLNODE, [v.node, '-c', core, '-b', '-o', 'v8 bt'], { encoding: 'utf8', timeout: 120_000, stdio: ['ignore', 'pipe', 'pipe'] });
         const llnames = [...l.stdout.matchAll(/frame #\d+: 0x[0-9a-f]+ ([\w$]+)\(this=/g)].map((m) => m[1]);
         assert.deepEqual(names, llnames, l.stdout);
