@@ -147,13 +147,15 @@ export function buildProgram(): Command {
 
   program
     .command('core')
-    .description('a core dump (from dump --core, gcore or the kernel): the main thread\'s native frames through gdb, and what autopsy-ts recorded in it')
+    .description('a core dump (from dump --core, gcore or the kernel): the main thread\'s native frames (gdb) and JS frames and objects (llnode), and what autopsy-ts recorded in it')
     .argument('<core>', 'an ELF core file')
     .option('--node <binary>', 'the node binary that ran the process (default: the one recorded in the core)')
     .option('--json', 'print JSON')
-    .action(async (core: string, opts: { node?: string; json?: boolean }) => {
+    .option('--no-objects', 'skip llnode\'s object counts (v8 findjsobjects scans the whole heap)')
+    .option('--timeout <seconds>', 'limit for each llnode run (default 120)', seconds)
+    .action(async (core: string, opts: { node?: string; json?: boolean; objects?: boolean; timeout?: number }) => {
       const { coreCommand } = await import('./core.js');
-      out(coreCommand(core, opts));
+      out(coreCommand(core, { ...opts, timeout: opts.timeout === undefined ? undefined : opts.timeout * 1000 }));
     });
 
   program

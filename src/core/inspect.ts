@@ -3,9 +3,10 @@ import { existsSync, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { AUTOPSY_NOTE_TYPE, ElfError, ET_CORE, NT_FILE, NT_PRPSINFO, NT_PRSTATUS, parseAutopsyNote, parseNtFile, parsePrpsinfo, readHeaders, readNotes, withFile, buildIdOf, PT_LOAD } from '../native/elf';
 import { parseGdbBacktrace, type NativeFrame } from './gdb-stack';
+import { addLlnode, type LlnodeView } from './llnode';
 
 /** What `autopsy-ts core` shows: the core's own notes, and the stack from whichever backend is installed. */
-export interface CoreView {
+export interface CoreView extends LlnodeView {
   core: string;
   size: number;
   pid?: number;
@@ -20,7 +21,7 @@ export interface CoreView {
   threads: number;
   segments: number;
   mappedFiles: number;
-  backends: { gdb: 'used' | 'not installed' | 'failed'; llnode: 'not installed' };
+  backends: { gdb: 'used' | 'not installed' | 'failed'; llnode: 'used' | 'not installed' | 'failed' };
   nativeFrames?: NativeFrame[];
   problems: string[];
 }
@@ -36,7 +37,7 @@ function which(cmd: string): string | undefined {
 }
 
 /** Reads the core's notes; runs gdb for the native frames of the main thread when gdb is installed. */
-export function inspectCore(path: string, opts: { node?: string; gdbTimeoutMs?: number } = {}): CoreView {
+export function inspectCore(path: string, opts: { node?: string; gdbTimeoutMs?: number; llnodeTimeoutMs?: number; objects?: boolean } = {}): CoreView {
   let st;
   try {
     st = statSync(path);
@@ -91,5 +92,8 @@ export function inspectCore(path: string, opts: { node?: string; gdbTimeoutMs?: 
       view.problems.push(`gdb found no frames${r.error ? `: ${r.error.message}` : ''}`);
     }
   }
+  // --- issue 7: llnode, the JS backend (src/core/llnode.ts) ---
+  addLlnode(view, { timeoutMs: opts.llnodeTimeoutMs, objects: opts.objects });
+  // --- end issue 7 ---
   return view;
 }
