@@ -6,7 +6,10 @@ import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from
 import { get } from 'node:http';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { createHash } from 'node:crypto';
 import { readBundle } from '../src/bundle/reader';
+import { openTarGzEntry } from '../src/bundle/tar';
+import { createGunzip } from 'node:zlib';
 import { cleanup, runCli, runNode, SCENARIOS, tempDir } from './helpers';
 
 const dir = tempDir();
@@ -53,7 +56,7 @@ interface Dumped {
 }
 
 /** Starts the service, dumps it with --core once it is ready, asks it for /stats, then ends it. */
-async function dumpService(out: string, env: Record<string, string>, heapMb: number): Promise<{ run: Awaited<ReturnType<typeof runNode>>; d: Dumped }> {
+async function dumpService(out: string, env: Record<string, string>, heapMb: number, dumpArgs = ['--core']): Promise<{ run: Awaited<ReturnType<typeof runNode>>; d: Dumped }> {
   let done: Promise<Dumped> | undefined;
   const run = await runNode(server, {
     hook: true,
@@ -66,7 +69,7 @@ async function dumpService(out: string, env: Record<string, string>, heapMb: num
       then: (pid, stdout) => {
         const [, port, marker] = /ready (\d+) (\S+)/.exec(stdout)!;
         done = (async () => {
-          const dump = await runCli(['dump', String(pid), '--core'], { timeoutMs: 150_000 });
+          const dump = await runCli(['dump', String(pid), ...dumpArgs], { timeoutMs: 150_000 });
           let after;
           try {
             after = await stats(Number(port));
@@ -122,6 +125,34 @@ describe('core dumps of a live process', { skip: !linuxX64 && 'core dumps need L
       assert.match(bt.stdout, /^#2\s/m, bt.stdout);
       assert.match(bt.stdout, /uv_run|main/, bt.stdout);
     }
+  });
+
+  test('dump --embed-core: the core, gzip-compressed, is in the bundle as core/<name>.core.gz, and core.json says so', { timeout: 240_000 }, async () => {
+    const out = join(dir, 'embed');
+    const { run, d } = await dumpService(out, {}, 256, ['--embed-core']);
+    assert.equal(d.dump.code, 0, d.dump.stderr);
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(d.after!.records, 50000);
+    const [bundlePath, corePath] = d.dump.stdout.trim().split('\n');
+    const b = await readBundle(bundlePath);
+    const core = b.json.get('core.json') as { path: string; sha256: string; size: number; embedded: { entry: string; gzipBytes: number; gzipSha256: string; gzipMs: number } };
+    const entry = `core/${corePath.slice(out.length + 1)}.gz`;
+    assert.equal(core.embedded.entry, entry);
+    assert.equal((b.manifest.trigger as { core: { embedded: string } }).core.embedded, entry);
+    const listed = b.manifest.files.find((f) => f.name === entry)!;
+    assert.deepEqual(listed, { name: entry, size: core.embedded.gzipBytes, sha256: core.embedded.gzipSha256 });
+    assert.equal((await runCli(['verify', bundlePath])).code, 0);
+    // The entry, gunzipped, is the core beside the bundle, byte for byte (streamed: a core is big).
+    const h = createHash('sha256');
+    let n = 0;
+    for await (const chunk of (await openTarGzEntry(bundlePath, entry)).pipe(createGunzip())) {
+      h.update(chunk as Buffer);
+      n += (chunk as Buffer).length;
+    }
+    assert.equal(n, core.size);
+    assert.equal(h.digest('hex'), core.sha256);
+    assert.deepEqual(readdirSync(out).filter((f) => f.includes('.tmp')), []);
+    console.log(`# embed-core on ${process.version}: core ${(core.size / 1024 ** 2).toFixed(0)} MB apparent, gzip ${(core.embedded.gzipBytes / 1024 ** 2).toFixed(1)} MB in ${core.embedded.gzipMs} ms, bundle ${(statSync(bundlePath).size / 1024 ** 2).toFixed(1)} MB`);
   });
 
   test('without the addon (AUTOPSY_NATIVE=0), dump --core writes the bundle, says why there is no core, exits 1', { timeout: 60_000 }, async () => {
