@@ -155,6 +155,29 @@ describe('core dumps of a live process', { skip: !linuxX64 && 'core dumps need L
     console.log(`# embed-core on ${process.version}: core ${(core.size / 1024 ** 2).toFixed(0)} MB apparent, gzip ${(core.embedded.gzipBytes / 1024 ** 2).toFixed(1)} MB in ${core.embedded.gzipMs} ms, bundle ${(statSync(bundlePath).size / 1024 ** 2).toFixed(1)} MB`);
   });
 
+  test('AUTOPSY_HANG_CORE=1: a hang bundle gets a core of the blocked process (core.json, hang.json), taken during the block', { timeout: 120_000 }, async () => {
+    const out = join(dir, 'hang-core');
+    const app = join(SCENARIOS, 'core', 'blocked-invoice.js');
+    const run = await runNode(app, { hook: true, args: ['wait'], env: { AUTOPSY_DIR: out, AUTOPSY_HANG_CORE: '1', AUTOPSY_HANG_MS: '1000', BLOCK_MS: '6000', RUN_MS: '100' }, timeoutMs: 60_000 });
+    assert.equal(run.code, 0, run.stderr);
+    const bundles = readdirSync(out).filter((n) => n.endsWith('.tgz'));
+    assert.equal(bundles.length, 1, run.stderr);
+    const b = await readBundle(join(out, bundles[0]));
+    const hang = b.json.get('hang.json') as { core?: { path: string } };
+    const core = b.json.get('core.json') as { path: string; size: number; forkMs: number };
+    assert.ok(core, `no core.json: ${JSON.stringify(hang.core)} ${run.stderr}`);
+    assert.equal(hang.core!.path, core.path);
+    assert.match(core.path, /autopsy-\d{8}T\d{9}Z-hang-.+\.core$/);
+    assert.equal(statSync(core.path).size, core.size);
+    assert.deepEqual((b.manifest.trigger as { core: unknown }).core, { path: core.path });
+    assert.equal((await runCli(['verify', join(out, bundles[0])])).code, 0);
+    if (has('gdb')) {
+      // The main thread was in the block: the futex wait of Atomics.wait.
+      const bt = spawnSync('gdb', ['-batch', '-nx', '-ex', 'bt', process.execPath, core.path], { encoding: 'utf8', timeout: 120_000 });
+      assert.match(bt.stdout, /AtomicsWait|FutexEmulation/, bt.stdout);
+    }
+  });
+
   test('without the addon (AUTOPSY_NATIVE=0), dump --core writes the bundle, says why there is no core, exits 1', { timeout: 60_000 }, async () => {
     const out = join(dir, 'no-addon');
     const { run, d } = await dumpService(out, { AUTOPSY_NATIVE: '0' }, 16);
