@@ -178,6 +178,38 @@ describe('core dumps of a live process', { skip: !linuxX64 && 'core dumps need L
     }
   });
 
+  test('capture({core: true}) in the API: a promise of the bundle and the core; the options form without core stays synchronous', { timeout: 120_000 }, async () => {
+    const out = join(dir, 'api-core');
+    const index = JSON.stringify(join(__dirname, '..', 'src', 'index.js'));
+    const script = `const a = require(${index});
+      a.configure({ dir: ${JSON.stringify(out)} });
+      const keep = setInterval(() => {}, 1000);
+      function settleInvoices() {
+        const plain = a.capture({ reason: 'plain-options', error: new Error('not fatal') });
+        const p = a.capture({ reason: 'checkpoint', core: true });
+        return { plain, isPromise: p instanceof Promise, p };
+      }
+      const r = settleInvoices();
+      r.p.then((res) => { console.log(JSON.stringify({ plain: r.plain, isPromise: r.isPromise, res })); clearInterval(keep); });`;
+    const r = await runNode('-e', { args: [script], timeoutMs: 100_000 });
+    assert.equal(r.code, 0, r.stderr);
+    const { plain, isPromise, res } = JSON.parse(r.stdout);
+    assert.match(plain, /-plain-options-/);
+    assert.equal(isPromise, true);
+    assert.match(res.path, /-checkpoint-/);
+    assert.match(res.core, /-checkpoint-.+\.core$/);
+    const b = await readBundle(res.path);
+    const core = b.json.get('core.json') as { path: string; size: number };
+    assert.equal(core.path, res.core);
+    assert.equal(statSync(res.core).size, core.size);
+    assert.equal((b.manifest.trigger as { api: boolean }).api, true);
+    // The stack is the caller's, taken when capture() was called, not the promise's continuation.
+    const stack = b.json.get('stack.json') as { frames: { function: string }[] };
+    assert.ok(stack.frames.some((f) => f.function === 'settleInvoices'), JSON.stringify(stack.frames));
+    const p = await readBundle(plain);
+    assert.equal((p.json.get('error.json') as { message: string }).message, 'not fatal');
+  });
+
   test('without the addon (AUTOPSY_NATIVE=0), dump --core writes the bundle, says why there is no core, exits 1', { timeout: 60_000 }, async () => {
     const out = join(dir, 'no-addon');
     const { run, d } = await dumpService(out, { AUTOPSY_NATIVE: '0' }, 16);
