@@ -158,7 +158,7 @@ describe('core dumps of a live process', { skip: !linuxX64 && 'core dumps need L
   test('AUTOPSY_HANG_CORE=1: a hang bundle gets a core of the blocked process (core.json, hang.json), taken during the block', { timeout: 120_000 }, async () => {
     const out = join(dir, 'hang-core');
     const app = join(SCENARIOS, 'core', 'blocked-invoice.js');
-    const run = await runNode(app, { hook: true, args: ['wait'], env: { AUTOPSY_DIR: out, AUTOPSY_HANG_CORE: '1', AUTOPSY_HANG_MS: '1000', BLOCK_MS: '6000', RUN_MS: '100' }, timeoutMs: 60_000 });
+    const run = await runNode(app, { hook: true, args: ['wait'], env: { AUTOPSY_DIR: out, AUTOPSY_HANG_CORE: '1', AUTOPSY_HANG_MS: '1000', BLOCK_MS: '6000', RUN_MS: '100', LINGER_MS: '15000' }, timeoutMs: 60_000 });
     assert.equal(run.code, 0, run.stderr);
     const bundles = readdirSync(out).filter((n) => n.endsWith('.tgz'));
     assert.equal(bundles.length, 1, run.stderr);

@@ -116,6 +116,7 @@ function loopFreed(gapMs: number): void {
     record(ev);
     const p = pending;
     pending = undefined;
+    ended = p; // issue 7: a hang's core may be written after the hang ended
     if (p) {
       p.hang.endedAt = end;
       p.hang.durationMs = end - p.hang.blockedSince;
@@ -181,9 +182,11 @@ function annotate(episode: number, patch: Partial<HangRecord>): boolean {
 
 // --- issue 7: AUTOPSY_HANG_CORE=1 ---
 /** Called by the watchdog once the core of the hang is written (or refused): core.json, trigger.core. */
+let ended: Pending | undefined;
+
 function addCore(episode: number, outcome: { record: { path: string } } | { skipped: string }): boolean {
-  const p = pending;
-  if (!p || p.episode !== episode) return false;
+  const p = pending?.episode === episode ? pending : ended?.episode === episode ? ended : undefined;
+  if (!p) return false;
   p.hang.core = 'record' in outcome ? { path: outcome.record.path } : { skipped: outcome.skipped };
   (p.written.manifest.trigger ??= {}).core = p.hang.core;
   return capture().rewriteBundle(p.written, [{ name: 'hang.json', value: p.hang }, ...('record' in outcome ? [{ name: 'core.json', value: outcome.record }] : [])]);

@@ -2,7 +2,7 @@
 // a named class and a named constructor function alive: a core taken now shows both to llnode (`v8 bt`, `v8 findjsobjects`).
 // `dump --core` is answered by a JS signal handler, which runs in the short gaps between two blocks;
 // the addon's writer forks ~10-100 ms later, from its own thread, while the next block is under way.
-// argv[2]: 'wait' (Atomics.wait) or 'busy' (a JS loop). Prints "ready <pid>"; ends after RUN_MS.
+// argv[2]: 'wait' (Atomics.wait) or 'busy' (a JS loop). Prints "ready <pid>"; ends after RUN_MS (+ LINGER_MS).
 'use strict';
 class InvoiceLine {
   constructor(i) {
@@ -44,6 +44,8 @@ function computeInvoiceTotals(all) {
 function again() {
   computeInvoiceTotals(lines);
   if (Date.now() < until) setImmediate(again);
+  // The addon never keeps a process alive: LINGER_MS lets a core started during the last block finish.
+  else if (process.env.LINGER_MS) setTimeout(() => {}, Number(process.env.LINGER_MS));
 }
 setTimeout(() => {
   console.log(`ready ${process.pid}`);
