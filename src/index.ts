@@ -48,16 +48,65 @@ export function breadcrumb(message: string, data?: unknown): void {
   }
 }
 
+export interface CaptureOptions {
+  reason?: string;
+  error?: unknown;
+  /**
+   * Also write a core dump of this process beside the bundle (Linux x64, native addon; docs/native.md),
+   * referenced from the bundle's core.json. capture() then returns a promise.
+   */
+  core?: boolean;
+}
+
+export interface CoreCaptureResult {
+  /** The bundle, or undefined when it was not written (rate limit, or a failure reported on stderr). */
+  path?: string;
+  /** The core beside the bundle, or undefined with the reason in coreSkipped. */
+  core?: string;
+  coreSkipped?: string;
+}
+
 /**
  * Writes a bundle now, synchronously, and returns its path (undefined when it was not written:
- * rate limit, or a failure already reported on stderr).
+ * rate limit, or a failure already reported on stderr). With `{core: true}` a core dump is written
+ * first (the process carries on while it is written), and a promise of both paths is returned; it
+ * never rejects.
  */
-export function capture(reason = 'api', error?: unknown): string | undefined {
+export function capture(reason?: string, error?: unknown): string | undefined;
+export function capture(options: CaptureOptions & { core: true }): Promise<CoreCaptureResult>;
+export function capture(options: CaptureOptions): string | undefined;
+export function capture(reasonOrOptions: string | CaptureOptions = 'api', error?: unknown): string | undefined | Promise<CoreCaptureResult> {
   try {
-    const r = String(reason).toLowerCase().replace(/[^a-z0-9-]+/g, '-').slice(0, 40) || 'api';
-    return captureSync({ reason: r, error, hasError: error !== undefined, stack: true, trigger: { api: true } }).path;
+    const options: CaptureOptions = isOptions(reasonOrOptions) ? reasonOrOptions : { reason: reasonOrOptions as string, error };
+    const r = String(options.reason ?? 'api').toLowerCase().replace(/[^a-z0-9-]+/g, '-').slice(0, 40) || 'api';
+    const hasError = options.error !== undefined;
+    if (options.core === true) return captureWithCore(r, options.error, hasError);
+    return captureSync({ reason: r, error: options.error, hasError, stack: true, trigger: { api: true } }).path;
   } catch (err) {
     hookFailure('capture()', err);
     return undefined;
+  }
+}
+
+function isOptions(v: unknown): v is CaptureOptions {
+  if (v === null || typeof v !== 'object') return false;
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+}
+
+/** The stack is the caller's, taken now; the bundle follows once the core is written. */
+async function captureWithCore(reason: string, error: unknown, hasError: boolean): Promise<CoreCaptureResult> {
+  try {
+    const { currentStack, bundleDirNow } = require('./hook/capture') as typeof import('./hook/capture');
+    const stack = currentStack();
+    const { writeCoreInto } = require('./hook/core') as typeof import('./hook/core');
+    const outcome = await writeCoreInto(bundleDirNow(), reason);
+    const record = 'record' in outcome ? outcome.record : undefined;
+    const coreRef = record ? { path: record.path, size: record.size, sha256: record.sha256, nodeBuildId: record.nodeBuildId } : { skipped: (outcome as { skipped: string }).skipped };
+    const res = captureSync({ reason, error, hasError, stack, trigger: { api: true, core: coreRef }, entries: record ? [{ name: 'core.json', value: record }] : undefined });
+    return { path: res.path, core: record?.path, coreSkipped: record ? undefined : (outcome as { skipped: string }).skipped };
+  } catch (err) {
+    hookFailure('capture({core: true})', err);
+    return {};
   }
 }

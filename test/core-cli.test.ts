@@ -45,7 +45,7 @@ describe('autopsy-ts core', { skip: !linuxX64 && 'core dumps need Linux x64' }, 
     const r = await runCli(['core', core], { timeoutMs: 180_000 });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, new RegExp(`^node ${process.version.replace(/\./g, '\\.')}, isolate 0x[0-9a-f]+`, 'm'));
-    assert.match(r.stdout, /^Main thread, native frames \(gdb: used\):\n {2}#0 /m);
+    assert.match(r.stdout, /^Main thread, native frames \(gdb: used, llnode: (used|not installed)\):\n {2}#0 /m);
     const j = JSON.parse((await runCli(['core', core, '--json'], { timeoutMs: 180_000 })).stdout);
     assert.equal(j.threads, 1);
     assert.equal(j.node, process.version);
@@ -53,11 +53,11 @@ describe('autopsy-ts core', { skip: !linuxX64 && 'core dumps need Linux x64' }, 
     assert.ok(j.nativeFrames.length >= 3);
   });
 
-  test('without gdb and without a usable V8 walker: one clear line, exit 1', async () => {
+  test('without gdb, llnode or a usable V8 walker: one clear line naming them, exit 1', async () => {
     // The walker may find JS frames in this core (it is taken wherever the main thread is), so it gets a binary without V8 metadata.
     const r = await runCli(['core', core, '--node', '/bin/ls'], { env: { PATH: '/nonexistent' } });
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /^autopsy-ts: .*no stack backend installed: install gdb .*\n$/);
+    assert.match(r.stderr, /^autopsy-ts: .*no stack backend installed: install gdb for native frames .*, and llnode for JS frames and object counts .*\n$/);
   });
 
   test('a file that is not a core, and one that does not exist: one line, exit 1', async () => {

@@ -6,7 +6,10 @@ import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from
 import { get } from 'node:http';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { createHash } from 'node:crypto';
 import { readBundle } from '../src/bundle/reader';
+import { openTarGzEntry } from '../src/bundle/tar';
+import { createGunzip } from 'node:zlib';
 import { cleanup, runCli, runNode, SCENARIOS, tempDir } from './helpers';
 
 const dir = tempDir();
@@ -53,7 +56,7 @@ interface Dumped {
 }
 
 /** Starts the service, dumps it with --core once it is ready, asks it for /stats, then ends it. */
-async function dumpService(out: string, env: Record<string, string>, heapMb: number): Promise<{ run: Awaited<ReturnType<typeof runNode>>; d: Dumped }> {
+async function dumpService(out: string, env: Record<string, string>, heapMb: number, dumpArgs = ['--core']): Promise<{ run: Awaited<ReturnType<typeof runNode>>; d: Dumped }> {
   let done: Promise<Dumped> | undefined;
   const run = await runNode(server, {
     hook: true,
@@ -66,7 +69,7 @@ async function dumpService(out: string, env: Record<string, string>, heapMb: num
       then: (pid, stdout) => {
         const [, port, marker] = /ready (\d+) (\S+)/.exec(stdout)!;
         done = (async () => {
-          const dump = await runCli(['dump', String(pid), '--core'], { timeoutMs: 150_000 });
+          const dump = await runCli(['dump', String(pid), ...dumpArgs], { timeoutMs: 150_000 });
           let after;
           try {
             after = await stats(Number(port));
@@ -122,6 +125,89 @@ describe('core dumps of a live process', { skip: !linuxX64 && 'core dumps need L
       assert.match(bt.stdout, /^#2\s/m, bt.stdout);
       assert.match(bt.stdout, /uv_run|main/, bt.stdout);
     }
+  });
+
+  test('dump --embed-core: the core, gzip-compressed, is in the bundle as core/<name>.core.gz, and core.json says so', { timeout: 240_000 }, async () => {
+    const out = join(dir, 'embed');
+    const { run, d } = await dumpService(out, {}, 256, ['--embed-core']);
+    assert.equal(d.dump.code, 0, d.dump.stderr);
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(d.after!.records, 50000);
+    const [bundlePath, corePath] = d.dump.stdout.trim().split('\n');
+    const b = await readBundle(bundlePath);
+    const core = b.json.get('core.json') as { path: string; sha256: string; size: number; embedded: { entry: string; gzipBytes: number; gzipSha256: string; gzipMs: number } };
+    const entry = `core/${corePath.slice(out.length + 1)}.gz`;
+    assert.equal(core.embedded.entry, entry);
+    assert.equal((b.manifest.trigger as { core: { embedded: string } }).core.embedded, entry);
+    const listed = b.manifest.files.find((f) => f.name === entry)!;
+    assert.deepEqual(listed, { name: entry, size: core.embedded.gzipBytes, sha256: core.embedded.gzipSha256 });
+    assert.equal((await runCli(['verify', bundlePath])).code, 0);
+    // The entry, gunzipped, is the core beside the bundle, byte for byte (streamed: a core is big).
+    const h = createHash('sha256');
+    let n = 0;
+    for await (const chunk of (await openTarGzEntry(bundlePath, entry)).pipe(createGunzip())) {
+      h.update(chunk as Buffer);
+      n += (chunk as Buffer).length;
+    }
+    assert.equal(n, core.size);
+    assert.equal(h.digest('hex'), core.sha256);
+    assert.deepEqual(readdirSync(out).filter((f) => f.includes('.tmp')), []);
+    console.log(`# embed-core on ${process.version}: core ${(core.size / 1024 ** 2).toFixed(0)} MB apparent, gzip ${(core.embedded.gzipBytes / 1024 ** 2).toFixed(1)} MB in ${core.embedded.gzipMs} ms, bundle ${(statSync(bundlePath).size / 1024 ** 2).toFixed(1)} MB`);
+  });
+
+  test('AUTOPSY_HANG_CORE=1: a hang bundle gets a core of the blocked process (core.json, hang.json), taken during the block', { timeout: 120_000 }, async () => {
+    const out = join(dir, 'hang-core');
+    const app = join(SCENARIOS, 'core', 'blocked-invoice.js');
+    const run = await runNode(app, { hook: true, args: ['wait'], env: { AUTOPSY_DIR: out, AUTOPSY_HANG_CORE: '1', AUTOPSY_HANG_MS: '1000', BLOCK_MS: '6000', RUN_MS: '100', LINGER_MS: '15000' }, timeoutMs: 60_000 });
+    assert.equal(run.code, 0, run.stderr);
+    const bundles = readdirSync(out).filter((n) => n.endsWith('.tgz'));
+    assert.equal(bundles.length, 1, run.stderr);
+    const b = await readBundle(join(out, bundles[0]));
+    const hang = b.json.get('hang.json') as { core?: { path: string } };
+    const core = b.json.get('core.json') as { path: string; size: number; forkMs: number };
+    assert.ok(core, `no core.json: ${JSON.stringify(hang.core)} ${run.stderr}`);
+    assert.equal(hang.core!.path, core.path);
+    assert.match(core.path, /autopsy-\d{8}T\d{9}Z-hang-.+\.core$/);
+    assert.equal(statSync(core.path).size, core.size);
+    assert.deepEqual((b.manifest.trigger as { core: unknown }).core, { path: core.path });
+    assert.equal((await runCli(['verify', join(out, bundles[0])])).code, 0);
+    if (has('gdb')) {
+      // The main thread was in the block: the futex wait of Atomics.wait.
+      const bt = spawnSync('gdb', ['-batch', '-nx', '-ex', 'bt', process.execPath, core.path], { encoding: 'utf8', timeout: 120_000 });
+      assert.match(bt.stdout, /AtomicsWait|FutexEmulation/, bt.stdout);
+    }
+  });
+
+  test('capture({core: true}) in the API: a promise of the bundle and the core; the options form without core stays synchronous', { timeout: 120_000 }, async () => {
+    const out = join(dir, 'api-core');
+    const index = JSON.stringify(join(__dirname, '..', 'src', 'index.js'));
+    const script = `const a = require(${index});
+      a.configure({ dir: ${JSON.stringify(out)} });
+      const keep = setInterval(() => {}, 1000);
+      function settleInvoices() {
+        const plain = a.capture({ reason: 'plain-options', error: new Error('not fatal') });
+        const p = a.capture({ reason: 'checkpoint', core: true });
+        return { plain, isPromise: p instanceof Promise, p };
+      }
+      const r = settleInvoices();
+      r.p.then((res) => { console.log(JSON.stringify({ plain: r.plain, isPromise: r.isPromise, res })); clearInterval(keep); });`;
+    const r = await runNode('-e', { args: [script], timeoutMs: 100_000 });
+    assert.equal(r.code, 0, r.stderr);
+    const { plain, isPromise, res } = JSON.parse(r.stdout);
+    assert.match(plain, /-plain-options-/);
+    assert.equal(isPromise, true);
+    assert.match(res.path, /-checkpoint-/);
+    assert.match(res.core, /-checkpoint-.+\.core$/);
+    const b = await readBundle(res.path);
+    const core = b.json.get('core.json') as { path: string; size: number };
+    assert.equal(core.path, res.core);
+    assert.equal(statSync(res.core).size, core.size);
+    assert.equal((b.manifest.trigger as { api: boolean }).api, true);
+    // The stack is the caller's, taken when capture() was called, not the promise's continuation.
+    const stack = b.json.get('stack.json') as { frames: { function: string }[] };
+    assert.ok(stack.frames.some((f) => f.function === 'settleInvoices'), JSON.stringify(stack.frames));
+    const p = await readBundle(plain);
+    assert.equal((p.json.get('error.json') as { message: string }).message, 'not fatal');
   });
 
   test('without the addon (AUTOPSY_NATIVE=0), dump --core writes the bundle, says why there is no core, exits 1', { timeout: 60_000 }, async () => {

@@ -113,6 +113,49 @@ export function createTarGz(files: TarInput[]): Buffer {
   return zlib.gzipSync(Buffer.concat(parts), { level: 6 });
 }
 
+/** An entry whose content is streamed from a file: it is never whole in memory (an embedded core). */
+export interface StreamedTarInput {
+  name: string;
+  /** The file to copy; it must not change while it is copied (its size is checked). */
+  path: string;
+  size: number;
+  mode?: number;
+}
+
+/**
+ * The archive of createTarGz plus one big entry streamed from a file, written to `out`. Two gzip
+ * members (a reader sees one stream): the small entries at level 6, then the big entry's header,
+ * content and the end blocks at level 0 (stored: the content is already compressed, and deflating it
+ * again costs CPU for nothing). Memory: the small entries and 64 KB buffers.
+ */
+export async function writeTarGzStreaming(out: string, files: TarInput[], big: StreamedTarInput): Promise<void> {
+  const { createWriteStream } = await import('node:fs');
+  const { pipeline: pipe } = await import('node:stream/promises');
+  const problem = nameProblem(big.name, false) ?? (files.some((f) => f.name === big.name) ? 'appears twice' : undefined);
+  if (problem) throw new Error(`tar: entry ${quote(big.name)} ${problem}`);
+  if (big.size > MAX_OCTAL) throw new Error(`tar: entry ${quote(big.name)} is too large for ustar`);
+  const head = createTarGz(files);
+  // createTarGz ends with two zero blocks; the first member must stop before them, so rebuild it raw.
+  const small = zlib.gunzipSync(head).subarray(0, -2 * BLOCK);
+  const bigHeader = fileHeader({ name: big.name, data: Buffer.alloc(0), mode: big.mode }, new Date());
+  writeOctal(bigHeader, 124, 12, big.size);
+  bigHeader.fill(0x20, 148, 156);
+  writeOctal(bigHeader, 148, 7, checksums(bigHeader)[0]);
+  let copied = 0;
+  async function* body(): AsyncGenerator<Buffer> {
+    yield bigHeader;
+    for await (const chunk of createReadStream(big.path, { highWaterMark: 64 * 1024 })) {
+      copied += (chunk as Buffer).length;
+      yield chunk as Buffer;
+    }
+    if (copied !== big.size) throw new Error(`tar: ${quote(big.name)} changed while it was copied (${copied} bytes, expected ${big.size})`);
+    yield Buffer.alloc(padding(big.size) + 2 * BLOCK);
+  }
+  const sink = createWriteStream(out, { flags: 'wx', mode: 0o600 });
+  await new Promise<void>((resolve, reject) => sink.write(zlib.gzipSync(small, { level: 6 }), (err) => (err ? reject(err) : resolve())));
+  await pipe(Readable.from(body()), zlib.createGzip({ level: 0 }), sink);
+}
+
 function padding(size: number): number {
   return (BLOCK - (size % BLOCK)) % BLOCK;
 }

@@ -7,6 +7,7 @@ import { CliError } from './errors';
 export interface DumpOptions {
   heap?: boolean;
   core?: boolean;
+  embedCore?: boolean;
   timeoutMs: number;
 }
 
@@ -60,7 +61,7 @@ export async function dump(pid: number, opts: DumpOptions): Promise<DumpResult> 
   const id = randomBytes(6).toString('hex');
   const req = requestPath(dir, pid, id);
   const rep = replyPath(dir, pid, id);
-  writeJsonAtomic(req, { id, heap: !!opts.heap, core: !!opts.core });
+  writeJsonAtomic(req, { id, heap: !!opts.heap, core: !!opts.core || !!opts.embedCore, embedCore: !!opts.embedCore });
   try {
     process.kill(pid, reg.signal as NodeJS.Signals);
   } catch (err) {

@@ -90,9 +90,11 @@ export function buildProgram(): Command {
     .argument('<pid>', 'process id', positiveInt)
     .option('--heap', 'include a heap snapshot (refused, with the reason, when memory headroom is too small)')
     .option('--core', 'write a core dump beside the bundle (Linux x64, native addon); its path is printed on a second line')
-    .option('--timeout <seconds>', 'how long to wait for the bundle (default 30, 120 with --heap, 300 with --core)', seconds)
-    .action(async (pid: number, opts: { heap?: boolean; core?: boolean; timeout?: number }) => {
-      const r = await dump(pid, { heap: opts.heap, core: opts.core, timeoutMs: (opts.timeout ?? (opts.core ? 300 : opts.heap ? 120 : 30)) * 1000 });
+    .option('--embed-core', 'as --core, and the core also goes into the bundle, gzip-compressed, as core/<name>.core.gz')
+    .option('--timeout <seconds>', 'how long to wait for the bundle (default 30, 120 with --heap, 300 with --core, 600 with --embed-core)', seconds)
+    .action(async (pid: number, opts: { heap?: boolean; core?: boolean; embedCore?: boolean; timeout?: number }) => {
+      const wait = opts.timeout ?? (opts.embedCore ? 600 : opts.core ? 300 : opts.heap ? 120 : 30);
+      const r = await dump(pid, { heap: opts.heap, core: opts.core, embedCore: opts.embedCore, timeoutMs: wait * 1000 });
       out(`${safeLine(r.path)}\n`);
       if (r.core) out(`${safeLine(r.core)}\n`);
       if (r.warning) throw new CliError(`bundle written without what was asked: ${r.warning}`);
@@ -147,13 +149,15 @@ export function buildProgram(): Command {
 
   program
     .command('core')
-    .description('a core dump (from dump --core, gcore or the kernel): the main thread\'s native frames through gdb, and what autopsy-ts recorded in it')
+    .description('a core dump (from dump --core, gcore or the kernel): the main thread\'s native frames (gdb) and JS frames and objects (llnode), and what autopsy-ts recorded in it')
     .argument('<core>', 'an ELF core file')
     .option('--node <binary>', 'the node binary that ran the process (default: the one recorded in the core)')
     .option('--json', 'print JSON')
-    .action(async (core: string, opts: { node?: string; json?: boolean }) => {
+    .option('--no-objects', 'skip llnode\'s object counts (v8 findjsobjects scans the whole heap)')
+    .option('--timeout <seconds>', 'limit for each llnode run (default 120)', seconds)
+    .action(async (core: string, opts: { node?: string; json?: boolean; objects?: boolean; timeout?: number }) => {
       const { coreCommand } = await import('./core.js');
-      out(coreCommand(core, opts));
+      out(coreCommand(core, { ...opts, timeout: opts.timeout === undefined ? undefined : opts.timeout * 1000 }));
     });
 
   program

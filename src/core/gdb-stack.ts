@@ -19,6 +19,8 @@ export function parseGdbBacktrace(text: string): NativeFrame[] {
   for (const line of text.split('\n')) {
     const m = FRAME_RE.exec(line.trimEnd());
     if (!m) continue;
+    // gdb prints the current frame once when it loads the core, then `bt` starts again at #0.
+    if (Number(m[1]) === 0) frames.length = 0;
     const fn = stripArgs(m[3]);
     frames.push({ index: Number(m[1]), pc: m[2], function: fn, file: m[4], line: m[5] ? Number(m[5]) : undefined, library: m[6] });
   }

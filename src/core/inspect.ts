@@ -5,9 +5,10 @@ import { AUTOPSY_NOTE_TYPE, ElfError, ET_CORE, NT_FILE, NT_PRPSINFO, NT_PRSTATUS
 import { parseGdbBacktrace, type NativeFrame } from './gdb-stack';
 import { prstatusRegisters } from './core-memory'; // v8 walker
 import { jsStackOfCore, type JsStackView } from './js-frames'; // v8 walker
+import { addLlnode, type LlnodeView } from './llnode';
 
 /** What `autopsy-ts core` shows: the core's own notes, and the stack from whichever backend is installed. */
-export interface CoreView {
+export interface CoreView extends LlnodeView {
   core: string;
   size: number;
   pid?: number;
@@ -22,7 +23,7 @@ export interface CoreView {
   threads: number;
   segments: number;
   mappedFiles: number;
-  backends: { gdb: 'used' | 'not installed' | 'failed'; llnode: 'not installed' };
+  backends: { gdb: 'used' | 'not installed' | 'failed'; llnode: 'used' | 'not installed' | 'failed' };
   nativeFrames?: NativeFrame[];
   // --- v8 walker (issue 8 part 4): JS frames from V8's postmortem metadata, no lldb needed ---
   v8?: string;
@@ -42,7 +43,7 @@ function which(cmd: string): string | undefined {
 }
 
 /** Reads the core's notes; runs gdb for the native frames of the main thread when gdb is installed. */
-export function inspectCore(path: string, opts: { node?: string; gdbTimeoutMs?: number; noWalker?: boolean } = {}): CoreView {
+export function inspectCore(path: string, opts: { node?: string; gdbTimeoutMs?: number; llnodeTimeoutMs?: number; objects?: boolean; noWalker?: boolean } = {}): CoreView {
   let st;
   try {
     st = statSync(path);
@@ -108,5 +109,8 @@ export function inspectCore(path: string, opts: { node?: string; gdbTimeoutMs?: 
     view.jsStack = jsStackOfCore({ core: path, phdrs, nodeBinary: view.nodeBinary, isolate: view.isolate, v8: view.v8, noteOffset: view.cEntryFpOffset, regs });
   }
   // --- end v8 walker ---
+  // --- issue 7: llnode, the JS backend (src/core/llnode.ts) ---
+  addLlnode(view, { timeoutMs: opts.llnodeTimeoutMs, objects: opts.objects });
+  // --- end issue 7 ---
   return view;
 }

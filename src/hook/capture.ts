@@ -4,7 +4,7 @@ import { dirname, join, sep } from 'node:path';
 import { createRedactor } from '../bundle/redact';
 import { ENTRY, FORMAT_NAME, FORMAT_VERSION, type ErrorRecord, type Frame, type Manifest, type TimelineEvent } from '../bundle/types';
 import { bundleFileName } from '../bundle/names';
-import { assembleBundle, type BundleFile } from '../bundle/writer';
+import { assembleBundle, writeBundleWithStreamedEntry, type BundleFile } from '../bundle/writer';
 import { parseStack } from '../stack/parse-stack';
 import { chooseBundleDir, enforceRetention, recentCount, replaceAtomically, writeAtomically } from './bundle-dir';
 import { toErrorRecord } from './error-record';
@@ -98,6 +98,25 @@ export function rewriteBundle(w: WrittenBundle, replace: { name: string; value?:
   } catch (err) {
     hookFailure('updating the bundle', err);
     return false;
+  }
+}
+
+/**
+ * Writes the bundle again with one more entry streamed from a file (an embedded core), under the same
+ * name, atomically. Later in-memory rewrites (rewriteBundle) would drop it: only bundles that are not
+ * rewritten (on-demand, API) embed a core. Rejects on failure; the old bundle then stays.
+ */
+export async function embedStreamedEntry(w: WrittenBundle, big: { name: string; path: string; size: number; sha256: string }): Promise<void> {
+  const { renameSync, unlinkSync } = require('node:fs') as typeof import('node:fs');
+  const tmp = join(dirname(w.path), `.${w.path.slice(dirname(w.path).length + 1)}.${process.pid}.embed.tmp`);
+  try {
+    await writeBundleWithStreamedEntry(tmp, w.manifest, w.files, big);
+    renameSync(tmp, w.path);
+  } catch (err) {
+    try {
+      unlinkSync(tmp);
+    } catch {}
+    throw err;
   }
 }
 

@@ -6,7 +6,7 @@ import { userTempDir } from './bundle-dir';
  * The on-demand protocol between `autopsy-ts dump PID` and the hook, through a private per-user
  * run folder (0700) under the temp dir:
  *   <pid>.json              the hook's registration: which signal it listens on (written once, removed at exit)
- *   <pid>.req-<id>.json     a request from dump: {id, heap, core}
+ *   <pid>.req-<id>.json     a request from dump: {id, heap, core, embedCore}
  *   <pid>.reply-<id>.json   the hook's answer: {ok, path} or {ok: false, error}
  * A registration is what tells dump that the process has a hook, so dump never sends a signal
  * that would kill a process without one.
@@ -24,6 +24,8 @@ export interface DumpRequest {
   id: string;
   heap?: boolean;
   core?: boolean;
+  /** The core also goes into the bundle, gzip-compressed (dump --embed-core). */
+  embedCore?: boolean;
 }
 
 export interface DumpReply {
@@ -102,7 +104,7 @@ export function takeRequests(): DumpRequest[] {
     try {
       const req = JSON.parse(readFileSync(path, 'utf8'));
       unlinkSync(path);
-      if (req && typeof req.id === 'string' && /^[A-Za-z0-9_-]{1,64}$/.test(req.id)) out.push({ id: req.id, heap: req.heap === true, core: req.core === true });
+      if (req && typeof req.id === 'string' && /^[A-Za-z0-9_-]{1,64}$/.test(req.id)) out.push({ id: req.id, heap: req.heap === true, core: req.core === true || req.embedCore === true, embedCore: req.embedCore === true });
     } catch {
       // half-written or already taken by a concurrent signal
     }

@@ -1,7 +1,10 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, readdirSync, readFileSync, statfsSync, statSync, unlinkSync } from 'node:fs';
+import { createReadStream, createWriteStream, readdirSync, readFileSync, statfsSync, statSync, unlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
 import { bundleFileName } from '../bundle/names';
 import { findCEntryFpOffset, loadNative } from '../native';
 
@@ -68,6 +71,8 @@ export interface CoreRecord {
   writeMs: number;
   scanMs: number;
   dontForkRanges: number;
+  /** dump --embed-core: the core's gzip copy inside the bundle (the core beside it stays). */
+  embedded?: { entry: string; gzipBytes: number; gzipSha256: string; gzipMs: number } | { skipped: string };
 }
 
 export type CoreOutcome = { record: CoreRecord } | { skipped: string };
@@ -178,4 +183,50 @@ function pruneCores(dir: string, keep: number, justWritten: string): void {
       if (p !== justWritten && statSync(p).isFile()) unlinkSync(p);
     }
   } catch {}
+}
+
+/** The entry of an embedded core in the bundle. */
+export function embeddedEntryName(corePath: string): string {
+  return `core/${basename(corePath)}.gz`;
+}
+
+export interface GzippedCore {
+  entry: string;
+  /** A temporary file beside the core; the caller removes it. */
+  path: string;
+  gzipBytes: number;
+  gzipSha256: string;
+  gzipMs: number;
+}
+
+/**
+ * Compresses the core into a temporary file, streamed (64 KB at a time, never whole in memory), at
+ * gzip level 1: a core is mostly zero pages and V8 heap, and level 1 keeps the CPU cost down. The
+ * sha256 of the compressed bytes is taken on the way. The free-disk rule of the core applies again.
+ */
+export async function gzipCore(record: CoreRecord, env: NodeJS.ProcessEnv = process.env): Promise<GzippedCore> {
+  const { config } = readCoreConfig(env);
+  const fs = statfsSync(record.path.slice(0, record.path.length - basename(record.path).length) || '.');
+  const refusal = diskVerdict(Math.ceil(record.diskBytes / 2), fs.bavail * fs.bsize, config.minFree);
+  if (refusal) throw new Error(refusal);
+  const tmp = `${record.path}.gz.${process.pid}.tmp`;
+  const t0 = performance.now();
+  const h = createHash('sha256');
+  let bytes = 0;
+  const count = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      h.update(chunk);
+      bytes += chunk.length;
+      done(null, chunk);
+    },
+  });
+  try {
+    await pipeline(createReadStream(record.path, { highWaterMark: 64 * 1024 }), createGzip({ level: 1 }), count, createWriteStream(tmp, { flags: 'wx', mode: 0o600 }));
+  } catch (err) {
+    try {
+      unlinkSync(tmp);
+    } catch {}
+    throw err;
+  }
+  return { entry: embeddedEntryName(record.path), path: tmp, gzipBytes: bytes, gzipSha256: h.digest('hex'), gzipMs: round(performance.now() - t0) };
 }

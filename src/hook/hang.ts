@@ -70,6 +70,8 @@ export interface HangRecord extends HangInfo {
   memory?: NodeJS.MemoryUsage;
   locals?: LocalsRecord;
   heap?: { entry?: string; bytes?: number; gzipBytes?: number; tookMs?: number; lineEndsMs?: number; skipped?: string; headroom?: string };
+  /** AUTOPSY_HANG_CORE=1: the core written beside the bundle (core.json has its record), or why not. */
+  core?: { path: string } | { skipped: string };
 }
 
 export interface LocalsRecord {
@@ -124,6 +126,7 @@ function loopFreed(gapMs: number): void {
     record(ev);
     const p = pending;
     pending = undefined;
+    ended = p; // issue 7: a hang's core may be written after the hang ended
     if (p) {
       p.hang.endedAt = end;
       p.hang.durationMs = end - p.hang.blockedSince;
@@ -187,6 +190,19 @@ function annotate(episode: number, patch: Partial<HangRecord>): boolean {
   return capture().rewriteBundle(p.written, [{ name: 'hang.json', value: p.hang }]);
 }
 
+// --- issue 7: AUTOPSY_HANG_CORE=1 ---
+/** Called by the watchdog once the core of the hang is written (or refused): core.json, trigger.core. */
+let ended: Pending | undefined;
+
+function addCore(episode: number, outcome: { record: { path: string } } | { skipped: string }): boolean {
+  const p = pending?.episode === episode ? pending : ended?.episode === episode ? ended : undefined;
+  if (!p) return false;
+  p.hang.core = 'record' in outcome ? { path: outcome.record.path } : { skipped: outcome.skipped };
+  (p.written.manifest.trigger ??= {}).core = p.hang.core;
+  return capture().rewriteBundle(p.written, [{ name: 'hang.json', value: p.hang }, ...('record' in outcome ? [{ name: 'core.json', value: outcome.record }] : [])]);
+}
+// --- end issue 7 ---
+
 export const HEAP_ENTRY = 'heap/hang.heapsnapshot.gz';
 
 /**
@@ -224,7 +240,7 @@ export function startWatchdog(config: Config): void {
   Atomics.store(hb, SLOT.BEAT, beatValue(lastBeatMs));
   Atomics.store(hb, SLOT.STARTED, 1);
   setInterval(beat, intervalMs).unref();
-  Object.defineProperty(globalThis, HANG_KEY, { value: { capture: captureHang, addLocals, annotate, takeHeap, quiet, drainDelays }, configurable: true, enumerable: false });
+  Object.defineProperty(globalThis, HANG_KEY, { value: { capture: captureHang, addLocals, annotate, takeHeap, quiet, drainDelays, addCore }, configurable: true, enumerable: false });
 
   // The worker must not load the hook again: no inherited execArgv (--require), no NODE_OPTIONS.
   const env = { ...process.env };

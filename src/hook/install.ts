@@ -230,14 +230,47 @@ const onSignal = guard('on-demand capture', (signal: NodeJS.Signals) => {
     const core = require('./core') as typeof import('./core');
     core
       .writeCoreInto(capture().bundleDirNow(), 'on-demand')
-      .then((outcome) => writeOnDemand(signal, requests, outcome))
+      .then((outcome) => (requests.some((r) => r.embedCore) && 'record' in outcome ? embedOnDemand(signal, requests, outcome) : writeOnDemand(signal, requests, outcome)))
       .catch((err) => hookFailure('on-demand core capture', err));
     return;
   }
   writeOnDemand(signal, requests);
 });
 
-function writeOnDemand(signal: NodeJS.Signals, requests: ControlModule.DumpRequest[], core?: import('./core').CoreOutcome): void {
+/**
+ * dump --embed-core: the core gzip-compressed into a temporary file (streamed), the bundle written
+ * with core.json saying so, then written again with the compressed core streamed into it.
+ */
+async function embedOnDemand(signal: NodeJS.Signals, requests: ControlModule.DumpRequest[], outcome: { record: import('./core').CoreRecord }): Promise<void> {
+  const core = require('./core') as typeof import('./core');
+  let gz: import('./core').GzippedCore | undefined;
+  try {
+    gz = await core.gzipCore(outcome.record);
+    outcome.record.embedded = { entry: gz.entry, gzipBytes: gz.gzipBytes, gzipSha256: gz.gzipSha256, gzipMs: gz.gzipMs };
+  } catch (err) {
+    outcome.record.embedded = { skipped: `compressing the core failed: ${(err as Error).message}` };
+  }
+  writeOnDemand(signal, requests, outcome, async (written) => {
+    if (!gz) return;
+    try {
+      await capture().embedStreamedEntry(written, { name: gz.entry, path: gz.path, size: gz.gzipBytes, sha256: gz.gzipSha256 });
+    } catch (err) {
+      outcome.record.embedded = { skipped: `embedding the core failed: ${(err as Error).message}` };
+      capture().rewriteBundle(written, [{ name: 'core.json', value: outcome.record }]);
+    } finally {
+      try {
+        (require('node:fs') as typeof import('node:fs')).unlinkSync(gz.path);
+      } catch {}
+    }
+  });
+}
+
+function writeOnDemand(
+  signal: NodeJS.Signals,
+  requests: ControlModule.DumpRequest[],
+  core?: import('./core').CoreOutcome,
+  beforeReply?: (written: import('./capture').WrittenBundle) => Promise<void>,
+): void {
   const { reply } = control();
   const c = capture();
   let heap: ReturnType<typeof heapForDump> = {};
@@ -249,18 +282,27 @@ function writeOnDemand(signal: NodeJS.Signals, requests: ControlModule.DumpReque
     rawEntries: heap.entry,
     entries: core && 'record' in core ? [{ name: 'core.json', value: core.record }] : undefined,
   });
-  for (const r of requests) {
-    const warnings = [r.heap && heap.skipped ? `heap snapshot skipped: ${heap.skipped}` : '', r.core && core && 'skipped' in core ? `core dump skipped: ${core.skipped}` : ''].filter(Boolean);
-    const corePath = r.core && core && 'record' in core ? core.record.path : undefined;
-    reply(r.id, result.path ? { ok: true, path: result.path, core: corePath, warning: warnings.join('; ') || undefined } : { ok: false, error: result.skipped ?? result.error ?? 'not written' });
-  }
+  const answer = () => {
+    for (const r of requests) {
+      const embedded = core && 'record' in core ? core.record.embedded : undefined;
+      const warnings = [
+        r.heap && heap.skipped ? `heap snapshot skipped: ${heap.skipped}` : '',
+        r.core && core && 'skipped' in core ? `core dump skipped: ${core.skipped}` : '',
+        r.embedCore && embedded && 'skipped' in embedded ? `core not embedded: ${embedded.skipped}` : '',
+      ].filter(Boolean);
+      const corePath = r.core && core && 'record' in core ? core.record.path : undefined;
+      reply(r.id, result.path ? { ok: true, path: result.path, core: corePath, warning: warnings.join('; ') || undefined } : { ok: false, error: result.skipped ?? result.error ?? 'not written' });
+    }
+  };
+  if (beforeReply && result.written) beforeReply(result.written).then(answer, (err) => (hookFailure('embedding the core', err), answer()));
+  else answer();
 }
 
 /** The manifest's reference to the core beside the bundle (core.json has the full record). */
 function coreRef(core: import('./core').CoreOutcome): Record<string, unknown> {
   if ('skipped' in core) return { skipped: core.skipped };
-  const { path, size, sha256, nodeBuildId } = core.record;
-  return { path, size, sha256, nodeBuildId };
+  const { path, size, sha256, nodeBuildId, embedded } = core.record;
+  return { path, size, sha256, nodeBuildId, ...(embedded && 'entry' in embedded ? { embedded: embedded.entry } : {}) };
 }
 
 /** A heap snapshot for `dump --heap`, only when the memory headroom allows it (src/hook/headroom.ts). */

@@ -144,13 +144,43 @@ async function onHang(ev: DetectorEvent): Promise<void> {
   try {
     // The snapshot first: once Debugger.pause has interrupted an Atomics.wait and resumed it, V8
     // no longer services interrupts in that wait, so nothing could run on the main thread after it.
+    // --- issue 7: AUTOPSY_HANG_CORE=1 (before Debugger.pause, after which no call reaches the main thread) ---
+    if (reply?.path && process.env.AUTOPSY_HANG_CORE === '1') await coreForHang(ev.episode, reply.path);
+    // --- end issue 7 ---
     if (reply?.path && data.config.hangHeap) await captureHeap(ev.episode, reply.heapUsed ?? 0);
     if (reply?.path && data.config.hangLocals) await captureLocals(ev.episode);
     if (!reply?.path && !reply?.skipped) writeFromHere(info, whyNot ?? 'inspector not available');
+    // --- issue 7 ---
+    if (!reply?.path && fallback?.episode === ev.episode && process.env.AUTOPSY_HANG_CORE === '1') await coreForHang(ev.episode, fallback.written.path);
+    // --- end issue 7 ---
   } finally {
     disconnect();
   }
 }
+
+// --- issue 7: AUTOPSY_HANG_CORE=1 ---
+/**
+ * A core of the process while the main thread is blocked: the addon's writer forks it from a signal
+ * handler, which runs in a busy JS loop and interrupts a system call alike. Written beside the hang
+ * bundle, which gets core.json and trigger.core (through the main thread's hook when it wrote the
+ * bundle, else from here). A refusal is recorded in hang.json, never thrown.
+ */
+async function coreForHang(episode: number, bundlePath: string): Promise<void> {
+  try {
+    const core = require('./core') as typeof import('./core');
+    const outcome = await core.writeCoreInto(require('node:path').dirname(bundlePath), 'hang');
+    const f = fallback;
+    if (f && f.episode === episode) {
+      f.hang.core = 'record' in outcome ? { path: outcome.record.path } : { skipped: outcome.skipped };
+      (f.written.manifest.trigger ??= {}).core = f.hang.core;
+      const capture = require('./capture') as typeof CaptureModule;
+      capture.rewriteBundle(f.written, [{ name: 'hang.json', value: f.hang }, ...('record' in outcome ? [{ name: 'core.json', value: outcome.record }] : [])]);
+    } else await callMain('addCore', [episode, outcome], 10_000);
+  } catch (err) {
+    hookFailure('core dump of the hang', err);
+  }
+}
+// --- end issue 7 ---
 
 function callMain(fn: string, args: unknown[], timeoutMs: number): Promise<unknown> {
   const list = args.map((a) => JSON.stringify(a)).join(', ');
