@@ -8,6 +8,7 @@
  */
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { buildRetainers, EphemeronNames, typeIds, type EdgeGraph, type Retainers } from './graph';
+import type { ScratchPool } from './scratch';
 import type { HeapSnapshot, NumberArray } from './types';
 
 export interface Dominators {
@@ -35,6 +36,8 @@ export interface DominatorOptions {
   /** Page-owned flags (1 = owned); default: pageOwnedNodes(s). */
   pageOwned?: Uint8Array;
   ephemerons?: EphemeronNames;
+  /** Where to return dead scratch for later phases (analyze() passes one to distances and classes). */
+  scratch?: ScratchPool;
 }
 
 /**
@@ -43,6 +46,11 @@ export interface DominatorOptions {
  * '(Document DOM trees)'. Edges from non-owned to owned nodes do not retain (see essentialEdges).
  */
 export function pageOwnedNodes(s: HeapSnapshot): Uint8Array {
+  return pageOwnedIn(s);
+}
+
+/** pageOwnedNodes, giving its stack to `pool` when done. */
+function pageOwnedIn(s: HeapSnapshot, pool?: ScratchPool): Uint8Array {
   const t = typeIds(s);
   const { firstEdge, edgeTo, edgeType } = s;
   const owned = new Uint8Array(s.nodeCount);
@@ -66,6 +74,7 @@ export function pageOwnedNodes(s: HeapSnapshot): Uint8Array {
       owned[child] = 1;
     }
   }
+  pool?.give(stack);
   return owned;
 }
 
@@ -124,7 +133,9 @@ export function ownedSelfSizes(s: HeapSnapshot): Float64Array {
 }
 
 /** ownedSelfSizes, writing into the given arrays (contents ignored) instead of new ones. */
-function ownedSelfSizesIn(s: HeapSnapshot, into: { sizes?: Float64Array; owners?: Uint32Array } = {}): Float64Array {
+function ownedSelfSizesIn(
+  s: HeapSnapshot, into: { sizes?: Float64Array; owners?: Uint32Array } = {}, pool?: ScratchPool,
+): Float64Array {
   const t = typeIds(s);
   const { nodeCount, firstEdge, edgeTo, edgeType, nodeType } = s;
   const sizes = into.sizes ?? new Float64Array(nodeCount);
@@ -189,6 +200,8 @@ function ownedSelfSizesIn(s: HeapSnapshot, into: { sizes?: Float64Array; owners?
     sizes[owner] += sizes[i];
     sizes[i] = 0;
   }
+  pool?.give(ownable);
+  pool?.give(stack);
   return sizes;
 }
 
@@ -197,8 +210,12 @@ export function buildDominators(s: HeapSnapshot, opts: DominatorOptions = {}): D
   const ephemerons = opts.ephemerons ?? new EphemeronNames(s);
   // Lengauer–Tarjan's largest array; the in-degrees are counted into its second half (see there).
   const link = new Uint32Array(2 * (s.nodeCount + 1));
-  const essential = markEssential(s, opts.pageOwned ?? pageOwnedNodes(s), ephemerons, link.subarray(s.nodeCount + 1));
+  const pool = opts.scratch;
+  const pageOwned = opts.pageOwned ?? pageOwnedIn(s, pool);
+  const essential = markEssential(s, pageOwned, ephemerons, link.subarray(s.nodeCount + 1));
+  if (!opts.pageOwned) pool?.give(pageOwned);
   const lt = lengauerTarjan(s, essential, link);
+  pool?.give(essential);
   // The rest is written over Lengauer–Tarjan's scratch, which is dead now: freed ArrayBuffers only
   // return to the system after a GC, and none may run in between (that cost 25 B/node of peak RSS).
   const { scratch } = lt;
@@ -209,7 +226,9 @@ export function buildDominators(s: HeapSnapshot, opts: DominatorOptions = {}): D
   const selfSize = opts.selfSizes ?? ownedSelfSizesIn(s, {
     sizes: predBuffer && new Float64Array(predBuffer, 0, n),
     owners: scratch?.parent.subarray(0, n),
-  });
+  }, pool);
+  // The self sizes fill 8 of pred's 4 B per essential edge (~11 B per node): the rest is scratch.
+  if (pool && predBuffer) pool.give(new Uint8Array(predBuffer, 8 * n));
   const linkBuffer = fits(scratch?.link, 8 * n);
   return finish(lt, selfSize, {
     retained: linkBuffer && new Float64Array(linkBuffer, 0, n),

@@ -286,7 +286,7 @@ export class SnapshotParser {
     if (key === 'strings') {
       this.strings = new StringSectionReader((message, at) => {
         throw this.error(`${message} ${this.at(at)}`);
-      }, this.stringChunkBytes);
+      }, this.stringChunkBytes, this.nodeCount);
       this.state = STRINGS;
       return i + 1;
     }
