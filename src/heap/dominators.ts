@@ -46,11 +46,6 @@ export interface DominatorOptions {
  * '(Document DOM trees)'. Edges from non-owned to owned nodes do not retain (see essentialEdges).
  */
 export function pageOwnedNodes(s: HeapSnapshot): Uint8Array {
-  return pageOwnedIn(s);
-}
-
-/** pageOwnedNodes, giving its stack to `pool` when done. */
-function pageOwnedIn(s: HeapSnapshot, pool?: ScratchPool): Uint8Array {
   const t = typeIds(s);
   const { firstEdge, edgeTo, edgeType } = s;
   const owned = new Uint8Array(s.nodeCount);
@@ -74,7 +69,6 @@ function pageOwnedIn(s: HeapSnapshot, pool?: ScratchPool): Uint8Array {
       owned[child] = 1;
     }
   }
-  pool?.give(stack);
   return owned;
 }
 
@@ -211,10 +205,13 @@ export function buildDominators(s: HeapSnapshot, opts: DominatorOptions = {}): D
   // Lengauer–Tarjan's largest array; the in-degrees are counted into its second half (see there).
   const link = new Uint32Array(2 * (s.nodeCount + 1));
   const pool = opts.scratch;
-  const pageOwned = opts.pageOwned ?? pageOwnedIn(s, pool);
+  // The flags go to the pool after use; not pageOwnedNodes' stack, touched only as deep as it went.
+  const pageOwned = opts.pageOwned ?? pageOwnedNodes(s);
   const essential = markEssential(s, pageOwned, ephemerons, link.subarray(s.nodeCount + 1));
   if (!opts.pageOwned) pool?.give(pageOwned);
-  const lt = lengauerTarjan(s, essential, link);
+  // With a pool, pred gets at least 12 B per node: the self sizes (8) and then the distances (4) are
+  // written over it, on pages pred has mostly touched already.
+  const lt = lengauerTarjan(s, essential, link, pool ? 3 * s.nodeCount : 0);
   pool?.give(essential);
   // The rest is written over Lengauer–Tarjan's scratch, which is dead now: freed ArrayBuffers only
   // return to the system after a GC, and none may run in between (that cost 25 B/node of peak RSS).
@@ -227,7 +224,7 @@ export function buildDominators(s: HeapSnapshot, opts: DominatorOptions = {}): D
     sizes: predBuffer && new Float64Array(predBuffer, 0, n),
     owners: scratch?.parent.subarray(0, n),
   }, pool);
-  // The self sizes fill 8 of pred's 4 B per essential edge (~11 B per node): the rest is scratch.
+  // The self sizes fill 8 B per node of pred: the rest is scratch (see above).
   if (pool && predBuffer) pool.give(new Uint8Array(predBuffer, 8 * n));
   const linkBuffer = fits(scratch?.link, 8 * n);
   return finish(lt, selfSize, {
@@ -354,7 +351,7 @@ interface LTResult {
   scratch?: { link: Uint32Array; parent: Uint32Array; firstPred: Uint32Array; pred: Uint32Array };
 }
 
-function lengauerTarjan(s: EdgeGraph, essential: Uint8Array, counted?: Uint32Array): LTResult {
+function lengauerTarjan(s: EdgeGraph, essential: Uint8Array, counted?: Uint32Array, predMin = 0): LTResult {
   const { nodeCount, edgeCount, firstEdge, edgeTo } = s;
   const len = nodeCount + 1;
   // The main loop's link array (2 × 4 B per vertex) holds, until then, the DFS numbers by ordinal
@@ -416,7 +413,7 @@ function lengauerTarjan(s: EdgeGraph, essential: Uint8Array, counted?: Uint32Arr
   // Essential predecessors by DFS number: those of w are pred[firstPred[w] .. firstPred[w+1]-1].
   const firstPred = new Uint32Array(len + 1);
   for (let v = 1; v <= n; v++) firstPred[v + 1] = firstPred[v] + inDegree[vertex[v]];
-  const pred = new Uint32Array(essentialCount);
+  const pred = new Uint32Array(Math.max(essentialCount, predMin)); // predMin: see buildDominators
   for (let from = 0; from < nodeCount; from++) {
     const v = num[from];
     for (let e = firstEdge[from], end = firstEdge[from + 1]; e < end; e++) {
