@@ -1,5 +1,6 @@
 import { buildDominators, buildDominatorsParallel, type Dominators } from './dominators';
 import { computeDistances, EphemeronNames, lazyRetainers, type Retainers } from './graph';
+import { ScratchPool } from './scratch';
 import { classify, classSummary, type ClassRow, type Classes, type SnapshotWithLocations } from './summary';
 import type { Progress } from './types';
 
@@ -16,13 +17,15 @@ export interface Analysis {
 export function analyze(s: SnapshotWithLocations, progress?: Progress): Analysis {
   const step = (phase: string) => progress?.(phase, 0);
   const ephemerons = new EphemeronNames(s);
+  // Each phase's dead scratch becomes the next one's, so the peak stays at the dominators phase.
+  const scratch = new ScratchPool();
   step('dominators');
-  const dom = buildDominators(s, { ephemerons });
+  const dom = buildDominators(s, { ephemerons, scratch });
   step('distances');
-  const distances = computeDistances(s, ephemerons);
+  const distances = computeDistances(s, ephemerons, scratch);
   step('classes');
-  const classes = classify(s);
-  const summary = classSummary(s, dom, { classes, distances });
+  const classes = classify(s, { scratch });
+  const summary = classSummary(s, dom, { classes, distances, scratch });
   progress?.('done', 1);
   // Built when first read (retainer paths): nothing above needs it.
   return { s, retainers: lazyRetainers(s), dom, classes, distances, summary };

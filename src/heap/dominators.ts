@@ -8,6 +8,7 @@
  */
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { buildRetainers, EphemeronNames, typeIds, type EdgeGraph, type Retainers } from './graph';
+import type { ScratchPool } from './scratch';
 import type { HeapSnapshot, NumberArray } from './types';
 
 export interface Dominators {
@@ -35,6 +36,8 @@ export interface DominatorOptions {
   /** Page-owned flags (1 = owned); default: pageOwnedNodes(s). */
   pageOwned?: Uint8Array;
   ephemerons?: EphemeronNames;
+  /** Where to return dead scratch for later phases (analyze() passes one to distances and classes). */
+  scratch?: ScratchPool;
 }
 
 /**
@@ -124,7 +127,9 @@ export function ownedSelfSizes(s: HeapSnapshot): Float64Array {
 }
 
 /** ownedSelfSizes, writing into the given arrays (contents ignored) instead of new ones. */
-function ownedSelfSizesIn(s: HeapSnapshot, into: { sizes?: Float64Array; owners?: Uint32Array } = {}): Float64Array {
+function ownedSelfSizesIn(
+  s: HeapSnapshot, into: { sizes?: Float64Array; owners?: Uint32Array } = {}, pool?: ScratchPool,
+): Float64Array {
   const t = typeIds(s);
   const { nodeCount, firstEdge, edgeTo, edgeType, nodeType } = s;
   const sizes = into.sizes ?? new Float64Array(nodeCount);
@@ -189,6 +194,8 @@ function ownedSelfSizesIn(s: HeapSnapshot, into: { sizes?: Float64Array; owners?
     sizes[owner] += sizes[i];
     sizes[i] = 0;
   }
+  pool?.give(ownable);
+  pool?.give(stack);
   return sizes;
 }
 
@@ -197,8 +204,15 @@ export function buildDominators(s: HeapSnapshot, opts: DominatorOptions = {}): D
   const ephemerons = opts.ephemerons ?? new EphemeronNames(s);
   // Lengauer–Tarjan's largest array; the in-degrees are counted into its second half (see there).
   const link = new Uint32Array(2 * (s.nodeCount + 1));
-  const essential = markEssential(s, opts.pageOwned ?? pageOwnedNodes(s), ephemerons, link.subarray(s.nodeCount + 1));
-  const lt = lengauerTarjan(s, essential, link);
+  const pool = opts.scratch;
+  // The flags go to the pool after use; not pageOwnedNodes' stack, touched only as deep as it went.
+  const pageOwned = opts.pageOwned ?? pageOwnedNodes(s);
+  const essential = markEssential(s, pageOwned, ephemerons, link.subarray(s.nodeCount + 1));
+  if (!opts.pageOwned) pool?.give(pageOwned);
+  // With a pool, pred gets at least 12 B per node: the self sizes (8) and then the distances (4) are
+  // written over it, on pages pred has mostly touched already.
+  const lt = lengauerTarjan(s, essential, link, pool ? 3 * s.nodeCount : 0);
+  pool?.give(essential);
   // The rest is written over Lengauer–Tarjan's scratch, which is dead now: freed ArrayBuffers only
   // return to the system after a GC, and none may run in between (that cost 25 B/node of peak RSS).
   const { scratch } = lt;
@@ -209,7 +223,9 @@ export function buildDominators(s: HeapSnapshot, opts: DominatorOptions = {}): D
   const selfSize = opts.selfSizes ?? ownedSelfSizesIn(s, {
     sizes: predBuffer && new Float64Array(predBuffer, 0, n),
     owners: scratch?.parent.subarray(0, n),
-  });
+  }, pool);
+  // The self sizes fill 8 B per node of pred: the rest is scratch (see above).
+  if (pool && predBuffer) pool.give(new Uint8Array(predBuffer, 8 * n));
   const linkBuffer = fits(scratch?.link, 8 * n);
   return finish(lt, selfSize, {
     retained: linkBuffer && new Float64Array(linkBuffer, 0, n),
@@ -335,7 +351,7 @@ interface LTResult {
   scratch?: { link: Uint32Array; parent: Uint32Array; firstPred: Uint32Array; pred: Uint32Array };
 }
 
-function lengauerTarjan(s: EdgeGraph, essential: Uint8Array, counted?: Uint32Array): LTResult {
+function lengauerTarjan(s: EdgeGraph, essential: Uint8Array, counted?: Uint32Array, predMin = 0): LTResult {
   const { nodeCount, edgeCount, firstEdge, edgeTo } = s;
   const len = nodeCount + 1;
   // The main loop's link array (2 × 4 B per vertex) holds, until then, the DFS numbers by ordinal
@@ -397,7 +413,7 @@ function lengauerTarjan(s: EdgeGraph, essential: Uint8Array, counted?: Uint32Arr
   // Essential predecessors by DFS number: those of w are pred[firstPred[w] .. firstPred[w+1]-1].
   const firstPred = new Uint32Array(len + 1);
   for (let v = 1; v <= n; v++) firstPred[v + 1] = firstPred[v] + inDegree[vertex[v]];
-  const pred = new Uint32Array(essentialCount);
+  const pred = new Uint32Array(Math.max(essentialCount, predMin)); // predMin: see buildDominators
   for (let from = 0; from < nodeCount; from++) {
     const v = num[from];
     for (let e = firstEdge[from], end = firstEdge[from + 1]; e < end; e++) {

@@ -5,6 +5,7 @@
  *
  * DevTools reference: front_end/entrypoints/heap_snapshot_worker/HeapSnapshot.ts (see docs/heap-engine.md).
  */
+import type { ScratchPool } from './scratch';
 import type { HeapSnapshot } from './types';
 
 /** DevTools' "no distance" marker (HeapSnapshot.#noDistance). */
@@ -108,13 +109,13 @@ export function lazyRetainers(s: EdgeGraph): Retainers {
  * native nodes to native children (not over hidden/weak edges), then detached spreads the same way
  * to what is left. JS nodes keep their own state. All zero when the snapshot has no detachedness.
  */
-export function propagateDetachedness(s: HeapSnapshot, t: TypeIds = typeIds(s)): Uint8Array {
+export function propagateDetachedness(s: HeapSnapshot, t: TypeIds = typeIds(s), scratch?: ScratchPool): Uint8Array {
   const n = s.nodeCount;
-  const state = new Uint8Array(n);
   const src = s.nodeDetachedness;
-  if (!src) return state;
+  if (!src) return new Uint8Array(n);
+  const state = scratch ? scratch.u8(n) : new Uint8Array(n);
   state.set(src.subarray(0, n));
-  const visited = new Uint8Array(n);
+  const visited = scratch ? scratch.u8(n) : new Uint8Array(n);
   const attached: number[] = [];
   const detached: number[] = [];
   const process = (node: number, newState: number): void => {
@@ -138,6 +139,7 @@ export function propagateDetachedness(s: HeapSnapshot, t: TypeIds = typeIds(s)):
     const node = detached.pop()!;
     if (state[node] !== ATTACHED) spread(node, DETACHED);
   }
+  scratch?.give(visited);
   return state;
 }
 
@@ -284,14 +286,16 @@ export function gcRoots(s: HeapSnapshot): Roots {
  * NativeContext's sloppy_function_map, the descriptor links of '(map descriptors)' arrays, and the
  * first-seen of the two edges to a WeakMap value (so the value's distance is max(table, key) + 1).
  */
-export function computeDistances(s: HeapSnapshot, ephemerons: EphemeronNames = new EphemeronNames(s)): Int32Array {
+export function computeDistances(
+  s: HeapSnapshot, ephemerons: EphemeronNames = new EphemeronNames(s), scratch?: ScratchPool,
+): Int32Array {
   const t = typeIds(s);
   const n = s.nodeCount;
   const { firstEdge, edgeTo, edgeType, edgeName: eName, nodeType, nodeName } = s;
-  const dist = new Int32Array(n).fill(NO_DISTANCE);
-  const seen = new Uint8Array(n); // the hot test, a quarter of dist's cache footprint
+  const dist = (scratch ? scratch.i32(n) : new Int32Array(n)).fill(NO_DISTANCE);
+  const seen = scratch ? scratch.u8(n) : new Uint8Array(n); // the hot test, a quarter of dist's cache footprint
   // Which source nodes need the per-edge filters: per name index, 1 other, 2 NativeContext, 3 map descriptors.
-  const nameKind = new Uint8Array(s.strings.count);
+  const nameKind = scratch ? scratch.u8(s.strings.count) : new Uint8Array(s.strings.count);
   const sourceKind = (node: number): number => {
     const type = nodeType[node];
     if (type !== t.hidden && type !== t.array) return 1;
@@ -306,7 +310,7 @@ export function computeDistances(s: HeapSnapshot, ephemerons: EphemeronNames = n
   };
   const pending = new Set<number>();
   const pairOfString = ephemerons.pairOfString;
-  const queue = new Uint32Array(n + (firstEdge[1] - firstEdge[0]));
+  const queue = scratch ? scratch.u32(n + (firstEdge[1] - firstEdge[0])) : new Uint32Array(n + (firstEdge[1] - firstEdge[0]));
   const bfs = (len: number): void => {
     for (let head = 0; head < len; head++) {
       const node = queue[head];
@@ -356,5 +360,7 @@ export function computeDistances(s: HeapSnapshot, ephemerons: EphemeronNames = n
   seen[0] = 1;
   queue[0] = 0;
   bfs(1);
+  scratch?.give(seen);
+  scratch?.give(queue);
   return dist;
 }

@@ -9,6 +9,7 @@
  */
 import { typeIds, type TypeIds } from './graph';
 import type { HeapSnapshot } from './types';
+import type { ScratchPool } from './scratch';
 
 export interface InterfaceDefinition {
   /** '{a, b, c}' */
@@ -45,9 +46,10 @@ export class PropertyShapes {
   private seq = new Uint32Array(64);
   readonly t: TypeIds;
 
-  constructor(private readonly s: HeapSnapshot) {
+  /** `scratch`: where to take the per-string table from (see ScratchPool). */
+  constructor(private readonly s: HeapSnapshot, scratch?: ScratchPool) {
     this.t = typeIds(s);
-    this.isObjectName = new Int8Array(s.strings.count);
+    this.isObjectName = scratch ? scratch.i8(s.strings.count) : new Int8Array(s.strings.count);
   }
 
   get count(): number {
@@ -201,7 +203,7 @@ interface Trie {
  * order. Returns, per plain object, the matched definition's name or null; computed once per shape.
  */
 export function interfaceMatcher(
-  s: HeapSnapshot, defs: InterfaceDefinition[], shapes: PropertyShapes = new PropertyShapes(s),
+  s: HeapSnapshot, defs: InterfaceDefinition[], shapes: PropertyShapes = new PropertyShapes(s), scratch?: ScratchPool,
 ): (node: number) => string | null {
   const ids = new Map<string, number>();
   const root: Trie = { next: new Map(), greatestNext: -1, match: null };
@@ -229,7 +231,7 @@ export function interfaceMatcher(
     if (a.count !== b.count) return a.count > b.count ? a : b;
     return a.index <= b.index ? a : b;
   };
-  const propId = new Int32Array(s.strings.count); // 0 unknown, -1 in no definition, k+1: id k
+  const propId = scratch ? scratch.i32(s.strings.count).fill(0) : new Int32Array(s.strings.count); // 0 unknown, -1 in no definition, k+1: id k
   const props: number[] = [];
   const match = (names: Uint32Array): string | null => {
     props.length = 0;

@@ -286,7 +286,7 @@ export class SnapshotParser {
     if (key === 'strings') {
       this.strings = new StringSectionReader((message, at) => {
         throw this.error(`${message} ${this.at(at)}`);
-      }, this.stringChunkBytes);
+      }, this.stringChunkBytes, this.nodeCount);
       this.state = STRINGS;
       return i + 1;
     }
@@ -439,6 +439,7 @@ export class SnapshotParser {
     const width = nodes ? this.nf : this.ef;
     const count = nodes ? this.nodeCount : this.edgeCount;
     const { nf, nodeCount, edgeCount } = this;
+    const invNf = 1 / nf;
     const nodeTypes = this.nodeTypes.length;
     const edgeTypes = this.edgeTypes.length;
     const len = buf.length;
@@ -498,8 +499,9 @@ export class SnapshotParser {
             edgeName[r] = v;
             break;
           case E_TO: {
-            const to = v / nf;
-            if (to >= nodeCount || to !== Math.floor(to)) {
+            // A multiply instead of a divide; to * nf === v checks it exactly (integers below 2^53).
+            const to = Math.round(v * invNf);
+            if (to >= nodeCount || to * nf !== v) {
               throw this.error(`edge ${r} points to node offset ${v}, out of range or not a multiple of ${nf} (${nodeCount} nodes)`);
             }
             edgeTo[r] = to;
@@ -511,11 +513,14 @@ export class SnapshotParser {
           r++;
         }
         st = N_AFTER;
-        // Fast path: a comma and the next number's first digit.
-        if (c === 0x2c && i + 1 < len && (c = buf[i + 1]) >= 0x30 && c <= 0x39) {
+        // Fast path: a comma (V8 puts a newline before each node's or edge's first one) and the next
+        // number's first digit. Anything else is left to the state machine below.
+        let j = i;
+        if (c === 0x0a && j + 1 < len) c = buf[++j];
+        if (c === 0x2c && j + 1 < len && (c = buf[j + 1]) >= 0x30 && c <= 0x39) {
           v = c - 0x30;
           st = N_IN;
-          i += 2;
+          i = j + 2;
         }
         continue;
       }

@@ -89,10 +89,17 @@ export class StringSectionReader {
   private hexDigits = 0;
   private pendingHigh = 0; // a high surrogate waiting for its low half
 
+  /**
+   * `expected`: roughly how many strings to expect (the parser passes the node count). `ends` starts
+   * that large: its pages are touched only as strings arrive, and the arrays a doubling leaves
+   * behind would stay resident until a GC.
+   */
   constructor(
     private readonly fail: ScanFailure,
     private readonly chunkBytes = DEFAULT_CHUNK_BYTES,
+    expected = 0,
   ) {
+    if (expected > this.ends.length) this.ends = new Uint32Array(Math.min(expected, 1 << 28));
     this.out = Buffer.allocUnsafeSlow(chunkBytes);
     this.chunks.push(this.out);
   }
@@ -189,10 +196,9 @@ export class StringSectionReader {
 
   /** The finished table. The reader must not be used afterwards. */
   table(): ChunkedStringTable {
-    const last = this.chunks.length - 1;
-    // The last chunk is mostly unused: keep only what it holds.
-    if (this.pos < this.out.length / 2) this.chunks[last] = Buffer.from(this.out.subarray(0, this.pos));
-    else this.chunks[last] = this.out.subarray(0, this.pos);
+    // The last chunk's unused tail was never written, so it takes no memory (a copy of the used
+    // part would, and the original would stay resident until a GC).
+    this.chunks[this.chunks.length - 1] = this.out.subarray(0, this.pos);
     return new ChunkedStringTable(this.chunks, this.ends.subarray(0, this.count), this.count);
   }
 

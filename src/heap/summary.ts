@@ -10,6 +10,7 @@ import { baseClassName, computeDistances, NO_DISTANCE, NS_INTERFACE, NS_RAW, pro
 import { retainedSizes, type Dominators } from './dominators';
 import { inferInterfaces, interfaceMatcher, PropertyShapes, type InterfaceDefinition } from './interfaces';
 import type { HeapSnapshot, NumberArray } from './types';
+import type { ScratchPool } from './scratch';
 
 export { inferInterfaces, type InterfaceDefinition };
 
@@ -35,15 +36,18 @@ export interface Classes {
  * (DevTools' own names such as '(system)' or 'Function' are separate from equal names found in the
  * snapshot), or, for 'object' nodes with a location, 'scriptId,line,column,Name'.
  */
-export function classify(s: SnapshotWithLocations, opts: { interfaces?: InterfaceDefinition[] } = {}): Classes {
+export function classify(
+  s: SnapshotWithLocations, opts: { interfaces?: InterfaceDefinition[]; scratch?: ScratchPool } = {},
+): Classes {
   const t = typeIds(s);
   const n = s.nodeCount;
-  const detached = propagateDetachedness(s, t);
-  const shapes = new PropertyShapes(s);
+  const pool = opts.scratch;
+  const detached = propagateDetachedness(s, t, pool);
+  const shapes = new PropertyShapes(s, pool);
   const interfaces = opts.interfaces ?? inferInterfaces(s, shapes);
-  const matchInterface = interfaces.length ? interfaceMatcher(s, interfaces, shapes) : () => null;
+  const matchInterface = interfaces.length ? interfaceMatcher(s, interfaces, shapes, pool) : () => null;
 
-  const classOf = new Uint32Array(n);
+  const classOf = pool ? pool.u32(n) : new Uint32Array(n); // every entry is written below
   const names: string[] = [];
   const keys: string[] = [];
   const byKey = new Map<string, number>();
@@ -58,8 +62,8 @@ export function classify(s: SnapshotWithLocations, opts: { interfaces?: Interfac
     return id;
   };
   // Object/native classes by name index (the common case), -1 unknown.
-  const byNameIndex = new Int32Array(s.strings.count).fill(-1);
-  const objectName = new Int8Array(s.strings.count); // is the name 'Object': 1 yes, -1 no, 0 unknown
+  const byNameIndex = (pool ? pool.i32(s.strings.count) : new Int32Array(s.strings.count)).fill(-1);
+  const objectName = pool ? pool.i8(s.strings.count) : new Int8Array(s.strings.count); // is the name 'Object': 1 yes, -1 no, 0 unknown
   const byType = new Int32Array(s.nodeTypes.length).fill(-1);
   const loc = s.locations;
   // Per node: 1 + the offset of its entry in s.locations, 0 none (zero pages are never touched).
@@ -139,6 +143,7 @@ export function classify(s: SnapshotWithLocations, opts: { interfaces?: Interfac
     }
     classOf[node] = id;
   }
+  pool?.give(detached);
   return { classOf, names, keys, interfaces };
 }
 
@@ -158,6 +163,8 @@ export interface SummaryOptions {
   raw?: boolean;
   classes?: Classes;
   distances?: Int32Array;
+  /** Dead buffers of earlier phases to take scratch from (see ScratchPool). */
+  scratch?: ScratchPool;
 }
 
 /**
@@ -190,9 +197,11 @@ export function classSummary(s: SnapshotWithLocations, dom: Dominators, opts: Su
 
   // Walk the dominator tree; an instance counts unless an ancestor of its class counted.
   const active = new Uint32Array(k);
-  const stackNode = new Uint32Array(n);
-  const stackPos = new Uint32Array(n);
-  const stackCounted = new Uint8Array(n);
+  // Touched only as deep as the tree goes; any contents will do.
+  const pool = opts.scratch;
+  const stackNode = pool ? pool.u32(n) : new Uint32Array(n);
+  const stackPos = pool ? pool.u32(n) : new Uint32Array(n);
+  const stackCounted = pool ? pool.u8(n) : new Uint8Array(n);
   const { firstDominated, dominated } = dom;
   let top = 0;
   stackNode[0] = 0;
