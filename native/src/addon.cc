@@ -63,29 +63,46 @@ Napi::Value ProbeIsolate(const Napi::CallbackInfo& info) {
 
 #ifndef AUTOPSY_NO_CORE
 struct Job {
-  Napi::Promise::Deferred deferred;
+  napi_deferred deferred;
   autopsy::DumpOptions opts;
   autopsy::DumpResult res;
   Napi::ThreadSafeFunction tsfn;
 };
 
+// Settles the promise with raw N-API calls whose failures are ignored: when the process is exiting
+// while a core is written, the environment is being torn down, and node-addon-api's wrappers would turn
+// a failed call into a fatal "napi_throw" error, changing how the process ends.
 void Settle(Napi::Env env, Napi::Function, Job* job) {
+  napi_env e = env;
   const autopsy::DumpResult& r = job->res;
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("ok", r.ok);
-  if (!r.error.empty()) o.Set("error", r.error);
-  o.Set("path", job->opts.path);
-  o.Set("size", Napi::Number::New(env, (double)r.size));
-  o.Set("diskBytes", Napi::Number::New(env, (double)r.disk_bytes));
-  o.Set("scanMs", r.scan_ms);
-  o.Set("madviseMs", r.madvise_ms);
-  o.Set("signalMs", r.signal_ms);
-  o.Set("forkMs", r.fork_ms);
-  o.Set("writeMs", r.write_ms);
-  o.Set("dontForkRanges", Napi::Number::New(env, (double)r.dc_ranges));
-  o.Set("dontForkBytes", Napi::Number::New(env, (double)r.dc_bytes));
-  o.Set("childPid", r.child_pid);
-  job->deferred.Resolve(o);
+  napi_value o;
+  if (e == nullptr || napi_create_object(e, &o) != napi_ok) {
+    delete job;
+    return;
+  }
+  auto num = [&](const char* k, double v) {
+    napi_value x;
+    if (napi_create_double(e, v, &x) == napi_ok) napi_set_named_property(e, o, k, x);
+  };
+  auto str = [&](const char* k, const std::string& v) {
+    napi_value x;
+    if (napi_create_string_utf8(e, v.c_str(), v.size(), &x) == napi_ok) napi_set_named_property(e, o, k, x);
+  };
+  napi_value ok;
+  if (napi_get_boolean(e, r.ok, &ok) == napi_ok) napi_set_named_property(e, o, "ok", ok);
+  if (!r.error.empty()) str("error", r.error);
+  str("path", job->opts.path);
+  num("size", (double)r.size);
+  num("diskBytes", (double)r.disk_bytes);
+  num("scanMs", r.scan_ms);
+  num("madviseMs", r.madvise_ms);
+  num("signalMs", r.signal_ms);
+  num("forkMs", r.fork_ms);
+  num("writeMs", r.write_ms);
+  num("dontForkRanges", (double)r.dc_ranges);
+  num("dontForkBytes", (double)r.dc_bytes);
+  num("childPid", (double)r.child_pid);
+  napi_resolve_deferred(e, job->deferred, o);
   delete job;
 }
 
@@ -103,13 +120,19 @@ Napi::Value WriteCore(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   auto num = [&](const char* k, double d) { Napi::Value v = a.Get(k); return v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : d; };
-  Job* job = new Job{Napi::Promise::Deferred::New(env), {}, {}, {}};
+  napi_value promise_value;
+  Job* job = new Job{nullptr, {}, {}, {}};
+  if (napi_create_promise(env, &job->deferred, &promise_value) != napi_ok) {
+    delete job;
+    Napi::Error::New(env, "writeCore: cannot create a promise").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
   job->opts.path = a.Get("path").As<Napi::String>().Utf8Value();
   job->opts.timeout_ms = (int64_t)num("timeoutMs", 120000);
   job->opts.min_available = (uint64_t)num("minAvailable", 0);
   job->opts.min_free = (uint64_t)num("minFree", 0);
   if (a.Get("note").IsString()) job->opts.own_note = a.Get("note").As<Napi::String>().Utf8Value();
-  Napi::Promise promise = job->deferred.Promise();
+  Napi::Value promise(env, promise_value);
   job->tsfn = Napi::ThreadSafeFunction::New(env, Napi::Function::New(env, [](const Napi::CallbackInfo&) {}), "autopsy-core", 0, 1);
   job->tsfn.Unref(env);  // a dump in flight never keeps the process alive
   std::thread([job] {
