@@ -177,7 +177,8 @@ describe('open in a real terminal (tmux)', { skip: hasTmux ? false : 'tmux is no
     sock = `autopsy-tui-${process.pid}-${++n}`;
     // A shell line before the UI: it must be on screen again after the UI leaves the alternate screen.
     const cmd = `echo BEFORE-UI; ${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} open ${JSON.stringify(input)}; echo EXITED:$?; sleep 600`;
-    execFileSync('tmux', ['-L', sock, '-f', '/dev/null', 'new-session', '-d', '-x', String(cols), '-y', String(rows), '-e', 'NO_COLOR=', 'sh', '-c', cmd]);
+    // CI=true as in a build shell: Ink would then draw nothing until exit (a blank screen in .ci/run).
+    execFileSync('tmux', ['-L', sock, '-f', '/dev/null', 'new-session', '-d', '-x', String(cols), '-y', String(rows), '-e', 'NO_COLOR=', '-e', 'CI=true', 'sh', '-c', cmd]);
     await waitFor(/1 Overview/);
   }
 

@@ -44,6 +44,10 @@ export async function openCommand(path: string, opts: OpenOptions = {}): Promise
   // (scripts/bundle-ink.mjs) has the production reconciler, which React must match. This process is
   // ours and React is not loaded yet, so the choice is made here, whatever the shell says.
   process.env.NODE_ENV = 'production';
+  // Ink renders only its last frame when it thinks it runs in CI (is-in-ci: CI, CONTINUOUS_INTEGRATION or
+  // any CI_* variable). Here stdin and stdout are a terminal, so someone is looking: a CI=true inherited
+  // from a build shell must not leave them a blank screen (seen in .ci/run's tmux test).
+  for (const k of Object.keys(process.env)) if (k === 'CI' || k === 'CONTINUOUS_INTEGRATION' || k.startsWith('CI_')) delete process.env[k];
   const [{ createElement }, { loadInk }, { SizedApp }, { themeFor }, { WorkerHeapSession }] = await Promise.all([
     import('react'),
     import('../tui/ink-runtime.js'),
