@@ -211,12 +211,15 @@ describe('leak trigger (AUTOPSY_LEAK=1)', () => {
   // The same thresholds for both: growth of 8 MB after GC, sustained over a 20 s window (the defaults
   // are 32 MB over 2 minutes).
   const leakEnv = { AUTOPSY_LEAK: '1', AUTOPSY_LEAK_GROWTH: '8M', AUTOPSY_LEAK_WINDOW_MS: '20000' };
+  // The diff process runs at niceness 10 by default; with CI's other test files saturating both cores
+  // it got so little CPU that it did not finish in 4 minutes (two CI runs). The test runs it at 0.
+  const diffEnv = { AUTOPSY_LEAK_NICE: '0' };
 
   test('fires on a leaking app: a memory-leak bundle with both snapshots, and the diff naming the class and the holding variable', { timeout: 420_000 }, async () => {
     const out = join(dir, 'leak');
     await runNode(app('leaking-service.js'), {
       hook: true,
-      env: { AUTOPSY_DIR: out, ...leakEnv },
+      env: { AUTOPSY_DIR: out, ...leakEnv, ...diffEnv },
       timeoutMs: 120_000,
       onOutput: {
         text: 'ready',

@@ -41,6 +41,8 @@ export interface Config {
   leakGrowth: number;
   /** The growth must be sustained over at least this long. */
   leakWindowMs: number;
+  /** Niceness of the process that computes a leak bundle's diff (0-19). */
+  leakNice: number;
 }
 
 export const DEFAULTS: Config = {
@@ -65,6 +67,7 @@ export const DEFAULTS: Config = {
   leak: false,
   leakGrowth: 32 * 1024 ** 2,
   leakWindowMs: 120_000,
+  leakNice: 10,
 };
 
 /** Signals that cannot or must not carry on-demand captures. */
@@ -181,6 +184,11 @@ export function readConfig(env: NodeJS.ProcessEnv, cwd: string): { config: Confi
     const n = parseInteger(v, 1000);
     if (n === undefined) bad('AUTOPSY_LEAK_WINDOW_MS', v, 'milliseconds >= 1000');
     else config.leakWindowMs = n;
+  }
+  if ((v = e('AUTOPSY_LEAK_NICE')) !== undefined) {
+    const n = parseInteger(v, 0);
+    if (n === undefined || n > 19) bad('AUTOPSY_LEAK_NICE', v, 'a niceness from 0 to 19');
+    else config.leakNice = n;
   }
   for (const [name, key] of [
     ['AUTOPSY_HANG_LOCALS', 'hangLocals'],

@@ -125,6 +125,7 @@ function writeLeakBundle(config: Config, a: Snap, b: Snap, floorA: number, floor
   child.on('error', (err) => hookFailure('leak report', err));
   child.unref();
   try {
-    if (child.pid) require('node:os').setPriority(child.pid, 10);
+    // Low priority so that the diff does not compete with the app (AUTOPSY_LEAK_NICE, default 10).
+    if (child.pid && config.leakNice) require('node:os').setPriority(child.pid, config.leakNice);
   } catch {}
 }
