@@ -1,7 +1,7 @@
 import { closeSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import type { TimelineEvent } from '../bundle/types';
+import type { Manifest, TimelineEvent } from '../bundle/types';
 import type { Redactor } from '../bundle/redact';
 import { chooseBundleDir, makeDirs } from './bundle-dir';
 import { hookFailure } from './log';
@@ -34,25 +34,15 @@ const FLUSH_MS = 500;
 const MAX_FILE_BYTES = 4 * 1024 * 1024;
 const MAX_PENDING = 5000;
 
-export interface RecorderHeader {
+/** The process fields of a bundle manifest (a collected bundle's manifest is made from them), plus who it was. */
+export interface RecorderHeader
+  extends Pick<Manifest, 'pid' | 'ppid' | 'hostname' | 'node' | 'v8' | 'platform' | 'arch' | 'argv' | 'execArgv' | 'cwd' | 'hook' | 'cluster'> {
   recorder: number;
-  pid: number;
-  ppid: number;
-  hostname: string;
   /** Linux boot id and the process's start time in clock ticks since boot: with the pid, who it was. */
   bootId?: string;
   procStart?: number;
   startedAt: number;
-  node: string;
-  v8: string;
-  platform: string;
-  arch: string;
-  argv: string[];
-  execArgv: string[];
-  cwd: string;
-  hook: { version: string; addon: 'loaded' | 'unavailable' };
   heapLimit: number;
-  cluster?: { isWorker: boolean; workerId?: number };
   /** Names whose values the redaction replaced (never the values). */
   redacted?: string[];
 }
