@@ -2,7 +2,7 @@
 // collect, and the `timeline` and `collect` commands.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, type FSWatcher, mkdirSync, readdirSync, watch, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { bundlesIn, cleanup, nodeStderr, runCli, runNode, SCENARIOS, tempDir } from './helpers';
@@ -217,18 +217,31 @@ describe('leak trigger (AUTOPSY_LEAK=1)', () => {
 
   test('fires on a leaking app: a memory-leak bundle with both snapshots, and the diff naming the class and the holding variable', { timeout: 420_000 }, async () => {
     const out = join(dir, 'leak');
-    await runNode(app('leaking-service.js'), {
+    // Killed as soon as its bundle appears, as a supervisor might: the diff must still be added.
+    const run = await runNode(app('leaking-service.js'), {
       hook: true,
       env: { AUTOPSY_DIR: out, ...leakEnv, ...diffEnv },
-      timeoutMs: 120_000,
+      // The app's stderr stays open until the diff process, which inherits it, has finished.
+      timeoutMs: 360_000,
       onOutput: {
         text: 'ready',
         then: (pid) => {
-          const poll = setInterval(() => {
+          // Killed the moment the bundle is renamed into view (inotify), as a supervisor watching the
+          // folder would: before the fix the diff was started after the rename, and a CI run lost it.
+          const kill = () => {
             if (!bundlesIn(out).length) return;
             clearInterval(poll);
-            process.kill(pid, 'SIGKILL');
-          }, 200);
+            watcher?.close();
+            try {
+              process.kill(pid, 'SIGKILL');
+            } catch {}
+          };
+          const poll = setInterval(kill, 200);
+          let watcher: FSWatcher | undefined;
+          try {
+            mkdirSync(out, { recursive: true });
+            watcher = watch(out, kill);
+          } catch {}
         },
       },
     });
@@ -238,14 +251,15 @@ describe('leak trigger (AUTOPSY_LEAK=1)', () => {
     let leak: { suspects: { name: string; countDelta: number; heldBy: { chain: string }[] }[]; diff: { name: string; countDelta: number }[] } | undefined;
     // Up to 4 minutes: on a busy machine the heap may have grown to 150 MB by snapshot B, and the diff
     // parses both snapshots in a low-priority process (it took over 60 s in one CI run).
-    for (let i = 0; i < 480 && !leak; i++) {
+    const deadline = Date.now() + 240_000;
+    while (!leak && Date.now() < deadline) {
       const s = JSON.parse((await runCli(['summary', bundle, '--json'])).stdout);
       if (s.files.some((f: { name: string }) => f.name === 'leak.json')) {
         const { readBundle } = await import('../src/bundle/reader.js');
         leak = (await readBundle(bundle)).json.get('leak.json') as typeof leak;
       } else await new Promise((r) => setTimeout(r, 500));
     }
-    assert.ok(leak, 'leak.json was added');
+    assert.ok(leak, `leak.json was added; the app's stderr: ${run.stderr}`);
     const session = leak.diff.find((r) => r.name === 'Session');
     assert.ok(session && session.countDelta > 1000, JSON.stringify(leak.diff.slice(0, 5)));
     const chains = leak.suspects.flatMap((s) => s.heldBy.map((h) => h.chain)).join('\n');

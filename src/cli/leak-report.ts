@@ -48,7 +48,15 @@ if (require.main === module) {
     process.exit(1);
   }, 10 * 60_000);
   timer.unref();
-  leakReport(process.argv[2]).then(
+  // --wait: started by the hook just before the bundle is renamed into place; wait up to a minute for it.
+  const bundle = process.argv[2];
+  const waitFor = async (): Promise<void> => {
+    if (process.argv[3] !== '--wait') return;
+    const { existsSync } = require('node:fs') as typeof import('node:fs');
+    for (let i = 0; i < 600 && !existsSync(bundle); i++) await new Promise((r) => setTimeout(r, 100));
+    if (!existsSync(bundle)) throw new Error('the bundle never appeared');
+  };
+  waitFor().then(() => leakReport(bundle)).then(
     () => process.exit(0),
     (err) => {
       process.stderr.write(`autopsy-ts: leak report for ${process.argv[2]} failed: ${String((err as Error).message).split('\n')[0]}\n`);

@@ -76,10 +76,12 @@ export function chooseBundleDir(configured: string | undefined, startCwd: string
 }
 
 /** Writes under a temporary name, then renames: a half-written bundle is never visible. */
-export function writeAtomically(dir: string, name: string, data: Buffer): string {
+export function writeAtomically(dir: string, name: string, data: Buffer, beforeRename?: (final: string) => void): string {
   let final = join(dir, name);
   for (let i = 2; existsSync(final) && i < 100; i++) final = join(dir, name.replace(/\.tgz$/, `-${i}.tgz`));
-  renameSync(writeTemp(join(dir, `.${name}.${process.pid}.tmp`), data, 'wx'), final);
+  const tmp = writeTemp(join(dir, `.${name}.${process.pid}.tmp`), data, 'wx');
+  beforeRename?.(final);
+  renameSync(tmp, final);
   return final;
 }
 

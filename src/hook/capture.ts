@@ -34,6 +34,11 @@ export interface CaptureRequest {
   rawEntries?: BundleFile[];
   /** Extra events for the timeline, after the breadcrumbs. */
   events?: TimelineEvent[];
+  /**
+   * Called with the bundle's final path once its data is on disk and just before it is renamed into
+   * view, so that work on it can start before anyone (a supervisor, a test) can see it and kill the app.
+   */
+  beforePublish?: (path: string) => void;
 }
 
 /** The bundle folder a capture would write into now (the configured one, or the fallback). */
@@ -265,7 +270,13 @@ function captureUnguarded(req: CaptureRequest): CaptureResult {
     warnings: warnings.length ? warnings.map((w) => redactor.redactString(w).slice(0, 500)) : undefined,
   };
   const { tgz } = assembleBundle(manifest, files);
-  const path = writeAtomically(choice.dir, bundleFileName(time, req.reason, host, process.pid), tgz);
+  const path = writeAtomically(choice.dir, bundleFileName(time, req.reason, host, process.pid), tgz, (final) => {
+    try {
+      req.beforePublish?.(final);
+    } catch (err) {
+      hookFailure(`after writing the ${req.reason} bundle`, err);
+    }
+  });
   hookLog(`wrote ${path} (${req.reason}, ${formatSize(tgz.length)})`);
   try {
     enforceRetention(choice.dir, cfg.maxBundles, cfg.maxBytes, path);

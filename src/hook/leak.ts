@@ -97,7 +97,10 @@ function writeLeakBundle(config: Config, a: Snap, b: Snap, floorA: number, floor
   const zlib = require('node:zlib') as typeof import('node:zlib');
   const gz = (p: string) => zlib.gzipSync(fs.readFileSync(p), { level: 1 });
   const capture = require('./capture') as typeof import('./capture');
-  const r = capture.captureSync({
+  // The diff starts before the bundle is renamed into view: a supervisor that kills the app as soon as
+  // a bundle appears would otherwise kill it before the diff was started (a CI run lost leak.json so).
+  // The child waits for the bundle to appear, and gives up after a minute when it never does.
+  capture.captureSync({
     reason: 'memory-leak',
     trigger: {
       growth: config.leakGrowth,
@@ -113,15 +116,19 @@ function writeLeakBundle(config: Config, a: Snap, b: Snap, floorA: number, floor
       { name: LEAK_ENTRIES.a, data: gz(a.path) },
       { name: LEAK_ENTRIES.b, data: gz(b.path) },
     ],
+    beforePublish: (path) => startLeakReport(config, path),
   });
   removeFile(b.path);
-  if (!r.path) return;
-  // The diff, out of process: unref'd, no stdin/stdout, and without the app's NODE_OPTIONS (no hook in it).
+}
+
+/** The diff, out of process: unref'd, no stdin/stdout, and without the app's NODE_OPTIONS (no hook in it). */
+function startLeakReport(config: Config, bundle: string): void {
   const { spawn } = require('node:child_process') as typeof import('node:child_process');
   const { join } = require('node:path') as typeof import('node:path');
   const env = { ...process.env };
   delete env.NODE_OPTIONS;
-  const child = spawn(process.execPath, [join(__dirname, '..', 'cli', 'leak-report.js'), r.path], { env, stdio: ['ignore', 'ignore', 'inherit'], execArgv: [] } as never);
+  // Its own process group (detached): Ctrl-C on the app's terminal does not end the diff with the app.
+  const child = spawn(process.execPath, [join(__dirname, '..', 'cli', 'leak-report.js'), bundle, '--wait'], { env, detached: true, stdio: ['ignore', 'ignore', 'inherit'], execArgv: [] } as never);
   child.on('error', (err) => hookFailure('leak report', err));
   child.unref();
   try {
