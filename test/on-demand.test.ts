@@ -14,7 +14,8 @@ describe('on demand', () => {
     let dumped: Promise<Awaited<ReturnType<typeof runCli>>> | undefined;
     const r = await runNode(server, {
       hook: true,
-      args: ['1500'],
+      // Long enough for the CLI to start on a loaded machine (load 14 once left 1.5 s too short).
+      args: ['5000'],
       env: { AUTOPSY_DIR: out },
       onOutput: { text: 'ready', then: (pid) => (dumped = new Promise((res) => setTimeout(() => res(runCli(['dump', String(pid)])), 300))) },
     });
@@ -29,6 +30,53 @@ describe('on demand', () => {
     assert.ok(Array.isArray(s.stack));
     assert.ok(s.timeline.last.some((e: { kind: string; message?: string }) => e.kind === 'breadcrumb' && e.message === 'tick'));
   });
+
+  for (const kind of ['busy', 'atomics'] as const) {
+    test(`dump while the main thread is blocked (${kind}): the watchdog answers during the block, names the blocking function, takes the core; no second bundle afterwards`, { skip: process.platform !== 'linux' }, async () => {
+      const out = join(dir, `blocked-${kind}`);
+      let dumped: Promise<{ d: Awaited<ReturnType<typeof runCli>>; answeredAt: number }> | undefined;
+      let unblockedAt = 0;
+      const r = await runNode(join(SCENARIOS, 'on-demand', 'blocked.js'), {
+        hook: true,
+        args: [kind],
+        // The hang threshold above the block: this is about dump, not the hang bundle.
+        env: { AUTOPSY_DIR: out, AUTOPSY_HANG_MS: '60000', BLOCK_MS: '8000', AUTOPSY_CORE_MIN_FREE: '0' },
+        timeoutMs: 60_000,
+        onOutput: {
+          text: 'ready',
+          then: (pid) => {
+            dumped = new Promise((res) =>
+              setTimeout(async () => {
+                // --heap too for atomics: refused while blocked, which makes dump exit 1 after printing the paths.
+                const d = await runCli(['dump', String(pid), '--core', ...(kind === 'atomics' ? ['--heap'] : []), '--timeout', '20']);
+                res({ d, answeredAt: Date.now() });
+              }, 300),
+            );
+          },
+        },
+      });
+      const { d, answeredAt } = await dumped!;
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(d.code, kind === 'atomics' ? 1 : 0, d.stderr);
+      const [path, corePath] = d.stdout.trim().split('\n');
+      assert.match(corePath ?? '', /\.core$/, d.stdout + d.stderr);
+      assert.match(d.stderr, /^autopsy-ts: the main thread is blocked .*: answered by the watchdog thread$/m);
+      if (kind === 'atomics') assert.match(d.stderr, /heap snapshot skipped: the main thread is blocked/);
+      // Answered during the block, which lasts 8 s after "ready".
+      unblockedAt = Number(/unblocked (\d+)/.exec(r.stdout)?.[1]);
+      assert.ok(answeredAt < unblockedAt, `dump answered at ${answeredAt}, the block ended at ${unblockedAt}`);
+      const s = JSON.parse((await runCli(['summary', path, '--json'])).stdout);
+      assert.equal(s.reason, 'on-demand');
+      const frames = JSON.stringify(s.stack);
+      assert.match(frames, kind === 'busy' ? /buildCsvExport/ : /waitForDatabaseLock/);
+      assert.match(frames, /nightlyExport/);
+      assert.ok(s.core?.path, JSON.stringify(s.core));
+      const { existsSync } = await import('node:fs');
+      assert.ok(existsSync(s.core.path));
+      // The signal that came with the request reached the loop after the block, and wrote nothing.
+      assert.deepEqual(bundlesIn(out), [path]);
+    });
+  }
 
   test('a raw signal (AUTOPSY_SIGNAL) writes an on-demand bundle too', async () => {
     const out = join(dir, 'signal');
@@ -64,7 +112,7 @@ describe('on demand', () => {
     assert.match(d!.stderr, /^autopsy-ts: pid \d+ has no autopsy-ts hook .*\n$/);
   });
 
-  test('dump of a pid that does not exist, and of a hung process, fail in one line', async () => {
+  test('dump of a pid that does not exist, and of a hung process without the watchdog, fail in one line', async () => {
     const gone = await runCli(['dump', '999999']);
     assert.equal(gone.code, 1);
     assert.match(gone.stderr, /^autopsy-ts: no process with pid 999999\n$/);
@@ -74,12 +122,13 @@ describe('on demand', () => {
     await runNode('-e', {
       nodeArgs: ['--require', HOOK],
       args: [script],
-      env: { AUTOPSY_DIR: join(dir, 'hung') },
+      // Without the watchdog: with it, the dump of a blocked loop is answered (the tests above).
+      env: { AUTOPSY_DIR: join(dir, 'hung'), AUTOPSY_HANG_MS: '0' },
       onOutput: { text: 'ready', then: (pid) => (dp = runCli(['dump', String(pid), '--timeout', '1'])) },
     });
     const d = await dp;
     assert.equal(d?.code, 1);
-    assert.match(d!.stderr, /^autopsy-ts: pid \d+ did not answer within 1 s: its event loop may be blocked \(.+\)\n$/);
+    assert.match(d!.stderr, /^autopsy-ts: pid \d+ did not answer within 1 s: its event loop may be blocked, with the hang watchdog .+ turned off \(AUTOPSY_HANG_MS=0\).*\n$/);
   });
 
   test('dump --heap on a bundled app: a snapshot inside the bundle, in bounded time on Node 20 too', async () => {

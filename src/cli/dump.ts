@@ -43,6 +43,7 @@ export interface DumpResult {
   path: string;
   core?: string;
   warning?: string;
+  note?: string;
 }
 
 export async function dump(pid: number, opts: DumpOptions): Promise<DumpResult> {
@@ -79,7 +80,7 @@ export async function dump(pid: number, opts: DumpOptions): Promise<DumpResult> 
         continue;
       }
       unlinkQuiet(rep);
-      if (answer.ok && answer.path) return { path: answer.path, core: answer.core, warning: answer.warning };
+      if (answer.ok && answer.path) return { path: answer.path, core: answer.core, warning: answer.warning, note: answer.note };
       throw new CliError(`pid ${pid} did not write a bundle: ${answer.error ?? 'no reason given'}`);
     }
     if (!alive(pid)) {
@@ -89,7 +90,7 @@ export async function dump(pid: number, opts: DumpOptions): Promise<DumpResult> 
     await sleep(25);
   }
   unlinkQuiet(req);
-  throw new CliError(`pid ${pid} did not answer within ${Math.round(opts.timeoutMs / 1000)} s: its event loop may be blocked (the hang watchdog writes a hang bundle once it has been blocked for AUTOPSY_HANG_MS)`);
+  throw new CliError(`pid ${pid} did not answer within ${Math.round(opts.timeoutMs / 1000)} s: its event loop may be blocked, with the hang watchdog that answers for a blocked loop turned off (AUTOPSY_HANG_MS=0) or not started yet (it starts on the first turn of the loop)`);
 }
 
 function unlinkQuiet(path: string): void {

@@ -97,6 +97,7 @@ export function buildProgram(): Command {
       const r = await dump(pid, { heap: opts.heap, core: opts.core, embedCore: opts.embedCore, timeoutMs: wait * 1000 });
       out(`${safeLine(r.path)}\n`);
       if (r.core) out(`${safeLine(r.core)}\n`);
+      if (r.note) process.stderr.write(`autopsy-ts: ${safeLine(r.note)}\n`);
       if (r.warning) throw new CliError(`bundle written without what was asked: ${r.warning}`);
     });
 

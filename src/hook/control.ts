@@ -36,6 +36,8 @@ export interface DumpReply {
   error?: string;
   /** Something asked for that the bundle does not have (a heap snapshot refused for lack of headroom). */
   warning?: string;
+  /** Worth knowing, not a failure: the watchdog answered because the main thread is blocked. */
+  note?: string;
 }
 
 export function runDir(): string {
@@ -93,7 +95,11 @@ function pruneStale(dir: string): void {
   }
 }
 
-/** Takes (reads and removes) the pending requests for this process. */
+/**
+ * Takes (claims, reads and removes) the pending requests for this process. A request is claimed by
+ * renaming it, so that the main thread and the watchdog thread (which answers while the main thread
+ * is blocked) never both answer one.
+ */
 export function takeRequests(): DumpRequest[] {
   const dir = runDir();
   const prefix = `${process.pid}.req-`;
@@ -101,17 +107,47 @@ export function takeRequests(): DumpRequest[] {
   for (const name of readdirSync(dir)) {
     if (!name.startsWith(prefix) || !name.endsWith('.json')) continue;
     const path = join(dir, name);
+    const claimed = `${path}.taken-${threadTag()}`;
     try {
-      const req = JSON.parse(readFileSync(path, 'utf8'));
-      unlinkSync(path);
+      renameSync(path, claimed);
+    } catch {
+      continue; // taken by the other thread, or by a concurrent signal
+    }
+    try {
+      const req = JSON.parse(readFileSync(claimed, 'utf8'));
       if (req && typeof req.id === 'string' && /^[A-Za-z0-9_-]{1,64}$/.test(req.id)) out.push({ id: req.id, heap: req.heap === true, core: req.core === true || req.embedCore === true, embedCore: req.embedCore === true });
     } catch {
-      // half-written or already taken by a concurrent signal
+      // not JSON: dropped
+    } finally {
+      try {
+        unlinkSync(claimed);
+      } catch {}
     }
   }
   return out;
 }
 
+/** Whether a request for this process is waiting (cheap: one readdir of the run folder). */
+export function hasRequests(): boolean {
+  const prefix = `${process.pid}.req-`;
+  return readdirSync(runDir()).some((n) => n.startsWith(prefix) && n.endsWith('.json'));
+}
+
+function threadTag(): string {
+  try {
+    return String((require('node:worker_threads') as typeof import('node:worker_threads')).threadId);
+  } catch {
+    return '0';
+  }
+}
+
 export function reply(id: string, value: DumpReply): void {
   writeJsonAtomic(replyPath(runDir(), process.pid, id), value);
+}
+
+/** The manifest's reference to a core beside the bundle (core.json has the full record). */
+export function coreRef(core: import('./core').CoreOutcome): Record<string, unknown> {
+  if ('skipped' in core) return { skipped: core.skipped };
+  const { path, size, sha256, nodeBuildId, embedded } = core.record;
+  return { path, size, sha256, nodeBuildId, ...(embedded && 'entry' in embedded ? { embedded: embedded.entry } : {}) };
 }

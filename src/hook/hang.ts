@@ -23,6 +23,10 @@ export const SLOT = {
   WRITTEN: 2,
   /** 1 while the hook itself blocks the loop on purpose (a heap snapshot for OOM or a leak): not a hang. */
   QUIET: 3,
+  /** Dump requests the watchdog answered while the main thread was blocked (see servedByWatchdog). */
+  SERVED: 4,
+  /** A dump offered to the main thread by the watchdog: 1 offered, 2 taken by the main thread, 3 by the watchdog. */
+  DUMP: 5,
 } as const;
 
 export const HANG_KEY = Symbol.for('autopsy-ts.hang');
@@ -174,6 +178,28 @@ function captureHang(info: HangInfo): HangReply {
   return { path: r.path, heapUsed: hang.memory?.heapUsed, top: (r.frames ?? []).slice(0, 5).map((f) => ({ function: f.function, file: f.file, line: f.line })) };
 }
 
+/**
+ * `dump` while the loop is blocked: called by the watchdog through Runtime.evaluate, on this thread,
+ * inside V8's interrupt, so the stack under it is the blocked one. The core comes later (addDumpCore).
+ */
+let blockedDump: CaptureModule.WrittenBundle | undefined;
+
+function dumpBlocked(trigger: Record<string, unknown>): { path?: string; skipped?: string } {
+  if (Atomics.compareExchange(hb!, SLOT.DUMP, 1, 2) !== 1) return { skipped: 'written by the watchdog thread' };
+  const c = capture();
+  const r = c.captureSync({ reason: 'on-demand', stack: c.currentStack(), trigger });
+  blockedDump = r.written;
+  return r.path ? { path: r.path } : { skipped: r.skipped ?? r.error ?? 'not written' };
+}
+
+function addDumpCore(ref: Record<string, unknown>, record: unknown): boolean {
+  const w = blockedDump;
+  blockedDump = undefined;
+  if (!w) return false;
+  (w.manifest.trigger ??= {}).core = ref;
+  return capture().rewriteBundle(w, record ? [{ name: 'core.json', value: record }] : []);
+}
+
 /** Called by the watchdog after Debugger.pause collected the top frames' locals. */
 function addLocals(episode: number, locals: LocalsRecord): boolean {
   const p = pending;
@@ -206,6 +232,14 @@ function addCore(episode: number, outcome: { record: { path: string } } | { skip
 export const HEAP_ENTRY = 'heap/hang.heapsnapshot.gz';
 
 /**
+ * True (once) when the watchdog answered dump requests while this thread was blocked: the signal
+ * that came with them is still pending and arrives when the loop runs again, with no request left.
+ */
+export function servedByWatchdog(): boolean {
+  return !!hb && Atomics.exchange(hb, SLOT.SERVED, 0) > 0;
+}
+
+/**
  * Writes a heap snapshot of the frozen main thread into the episode's bundle. Runs inside V8's
  * interrupt: the loop is frozen anyway, and the watchdog checked the memory headroom first.
  */
@@ -234,13 +268,13 @@ export function startWatchdog(config: Config): void {
   thresholdMs = config.hangMs;
   const intervalMs = Math.max(10, Math.min(40, Math.floor(config.hangMs / 10)));
   beatIntervalMs = intervalMs;
-  const sab = new SharedArrayBuffer(4 * 4);
+  const sab = new SharedArrayBuffer(4 * 6);
   hb = new Int32Array(sab);
   lastBeatMs = uptimeMs();
   Atomics.store(hb, SLOT.BEAT, beatValue(lastBeatMs));
   Atomics.store(hb, SLOT.STARTED, 1);
   setInterval(beat, intervalMs).unref();
-  Object.defineProperty(globalThis, HANG_KEY, { value: { capture: captureHang, addLocals, annotate, takeHeap, quiet, drainDelays, addCore }, configurable: true, enumerable: false });
+  Object.defineProperty(globalThis, HANG_KEY, { value: { capture: captureHang, addLocals, annotate, takeHeap, quiet, drainDelays, addCore, dumpBlocked, addDumpCore }, configurable: true, enumerable: false });
 
   // The worker must not load the hook again: no inherited execArgv (--require), no NODE_OPTIONS.
   const env = { ...process.env };

@@ -225,6 +225,8 @@ const onSignal = guard('on-demand capture', (signal: NodeJS.Signals) => {
   if (!isMainThread()) return;
   const requests = control().takeRequests();
   record({ time: Date.now(), kind: 'signal', signal });
+  // The watchdog already answered this signal's requests while the loop was blocked.
+  if (!requests.length && (require('./hang') as typeof import('./hang')).servedByWatchdog()) return;
   if (requests.some((r) => r.core)) {
     // The core first (its writer is a child process; the loop carries on), then the bundle that references it.
     const core = require('./core') as typeof import('./core');
@@ -278,7 +280,7 @@ function writeOnDemand(
   const result = c.captureSync({
     reason: 'on-demand',
     stack: true,
-    trigger: { signal, requests: requests.map((r) => r.id), heap: heap.record ?? (heap.skipped ? { skipped: heap.skipped } : undefined), core: core && coreRef(core) },
+    trigger: { signal, requests: requests.map((r) => r.id), heap: heap.record ?? (heap.skipped ? { skipped: heap.skipped } : undefined), core: core && control().coreRef(core) },
     rawEntries: heap.entry,
     entries: core && 'record' in core ? [{ name: 'core.json', value: core.record }] : undefined,
   });
@@ -296,13 +298,6 @@ function writeOnDemand(
   };
   if (beforeReply && result.written) beforeReply(result.written).then(answer, (err) => (hookFailure('embedding the core', err), answer()));
   else answer();
-}
-
-/** The manifest's reference to the core beside the bundle (core.json has the full record). */
-function coreRef(core: import('./core').CoreOutcome): Record<string, unknown> {
-  if ('skipped' in core) return { skipped: core.skipped };
-  const { path, size, sha256, nodeBuildId, embedded } = core.record;
-  return { path, size, sha256, nodeBuildId, ...(embedded && 'entry' in embedded ? { embedded: embedded.entry } : {}) };
 }
 
 /** A heap snapshot for `dump --heap`, only when the memory headroom allows it (src/hook/headroom.ts). */

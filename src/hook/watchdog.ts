@@ -14,7 +14,7 @@ import type { Session } from 'node:inspector';
 import { workerData } from 'node:worker_threads';
 import type * as CaptureModule from './capture';
 import { HANG_KEY, SLOT, type HangInfo, type HangRecord, type HangReply, type LocalsRecord, type WatchdogData } from './hang';
-import { HangDetector, beatValue, type DetectorEvent } from './hang-detector';
+import { HangDetector, beatAge, beatValue, type DetectorEvent } from './hang-detector';
 import { probeThread } from './hang-probe';
 import { memoryRoom, snapshotHeadroom } from './headroom';
 import { hookFailure } from './log';
@@ -31,7 +31,21 @@ const ANSWER_MS = { running: 250, blocked: 250 };
 /** Budget for Debugger.enable + pause + scopes: a lazy Debugger.enable costs ~1 ms per 15 scripts. */
 const LOCALS_BUDGET_MS = 2000;
 
+/**
+ * `autopsy-ts dump PID` while the main thread is blocked: its signal waits for the loop, so once the
+ * heartbeat is this old the watchdog answers the requests itself, every DUMP_SCAN_MS (one readdir).
+ */
+const BLOCKED_DUMP_MS = 1000;
+const DUMP_SCAN_MS = 250;
+
 let session: Session | undefined;
+/** A hang episode and a blocked dump each use `session`: one at a time. */
+let sessionQueue: Promise<void> = Promise.resolve();
+function serialised(fn: () => Promise<void>): Promise<void> {
+  const next = sessionQueue.then(fn, fn);
+  sessionQueue = next.catch(() => {});
+  return next;
+}
 let fallback: { episode: number; hang: HangRecord; written: CaptureModule.WrittenBundle } | undefined;
 
 function uptimeMs(): number {
@@ -46,8 +60,17 @@ function tick(): void {
     const beat = !started ? undefined : Atomics.load(hb, SLOT.QUIET) === 1 ? beatValue(uptimeMs()) : Atomics.load(hb, SLOT.BEAT);
     const r = detector.check(uptimeMs(), beat);
     next = r.nextCheckMs;
-    if (r.event?.type === 'hang') void onHang(r.event);
+    if (r.event?.type === 'hang') {
+      const ev = r.event;
+      void serialised(() => onHang(ev));
+    }
     if (r.event?.type === 'recovered') onRecovered(r.event);
+    if (beat !== undefined && data.config.signal) {
+      const age = beatAge(beatValue(uptimeMs()), beat);
+      if (age >= BLOCKED_DUMP_MS) void answerBlockedDumps(age);
+      // A look at least every half second (a timer and one atomic read while the loop is free).
+      next = Math.min(next, age >= BLOCKED_DUMP_MS / 2 ? DUMP_SCAN_MS : BLOCKED_DUMP_MS / 2);
+    }
   } catch (err) {
     hookFailure('hang watchdog', err);
   }
@@ -224,6 +247,122 @@ function writeFromHere(info: HangInfo, why: string): void {
     events: [{ time: info.blockedSince, kind: 'hang-start', thresholdMs: info.thresholdMs }],
   });
   if (r.written) fallback = { episode: info.episode, hang, written: r.written };
+}
+
+let answering = false;
+
+/**
+ * Answers `dump` requests from this thread while the main thread is blocked (its signal waits for the
+ * loop). The stack first: through the inspector, whose Runtime.evaluate runs the hook's capture on
+ * the main thread between two statements of busy JS (the true stack, the report, the timeline); when
+ * the thread sits in native code and cannot answer, from here with the addon's signal sampler and what
+ * /proc says. Then the core when asked (the writer's fork runs in the main thread's signal handler,
+ * blocked or not), added to the bundle. No heap snapshot. The signal that came with the requests stays
+ * pending; the main thread skips it when its loop runs again (hang.ts, servedByWatchdog).
+ */
+async function answerBlockedDumps(blockedMs: number): Promise<void> {
+  if (answering) return;
+  answering = true;
+  try {
+    const control = require('./control') as typeof import('./control');
+    if (!control.hasRequests()) return;
+    const requests = control.takeRequests();
+    if (!requests.length) return;
+    Atomics.add(hb, SLOT.SERVED, 1);
+    await serialised(() => answerRequests(requests, blockedMs));
+  } catch (err) {
+    hookFailure('answering dump while the main thread is blocked', err);
+  } finally {
+    answering = false;
+  }
+}
+
+async function answerRequests(requests: import('./control').DumpRequest[], blockedMs: number): Promise<void> {
+  const control = require('./control') as typeof import('./control');
+  const capture = require('./capture') as typeof CaptureModule;
+  const probe = probeThread(data.pid);
+  const heapSkipped = 'the main thread is blocked, and V8 takes heap snapshots on it only';
+  const trigger: Record<string, unknown> = {
+    signal: data.config.signal,
+    requests: requests.map((r) => r.id),
+    from: 'watchdog thread',
+    mainThread: { blockedMs: Math.round(blockedMs), state: probe.summary, syscall: probe.syscall },
+    heap: requests.some((r) => r.heap) ? { skipped: heapSkipped } : undefined,
+  };
+  let path: string | undefined;
+  let problem: string | undefined;
+  let here: CaptureModule.WrittenBundle | undefined;
+  const whyNot = process.env.AUTOPSY_HANG_INSPECTOR === '0' ? 'the inspector path is turned off (AUTOPSY_HANG_INSPECTOR=0)' : connect();
+  try {
+    // Whoever claims the dump writes it: the main thread (DUMP 1 -> 2) once its interrupt runs, or this
+    // thread (1 -> 3) when the main thread has not started within ANSWER_MS.
+    Atomics.store(hb, SLOT.DUMP, 1);
+    if (session) {
+      const answer = post<{ result?: { value?: { path?: string; skipped?: string } } }>(
+        'Runtime.evaluate',
+        { expression: `globalThis[Symbol.for(${JSON.stringify(HANG_KEY.description)})]?.dumpBlocked(${JSON.stringify(trigger)})`, returnByValue: true, silent: true },
+        15_000,
+      );
+      answer.catch(() => {});
+      const soon = await Promise.race([answer.then(() => true, () => true), new Promise<boolean>((res) => setTimeout(() => res(false), ANSWER_MS.blocked))]);
+      if (soon || Atomics.compareExchange(hb, SLOT.DUMP, 1, 3) !== 1) {
+        try {
+          const v = (await answer).result?.value;
+          path = v?.path;
+          problem = v?.skipped ?? (v ? undefined : 'the hook did not answer on the main thread');
+        } catch (err) {
+          problem = `the main thread did not finish the bundle: ${(err as Error).message}`;
+        }
+      } else problem = `the main thread did not answer within ${ANSWER_MS.blocked} ms`;
+    }
+    Atomics.compareExchange(hb, SLOT.DUMP, 1, 3);
+    if (!path && Atomics.load(hb, SLOT.DUMP) === 3) {
+      const mainThread = trigger.mainThread as Record<string, unknown>;
+      let stack: string | undefined;
+      try {
+        const s = (require('./native-stack') as typeof import('./native-stack')).sampleBlockedMain();
+        mainThread.sampler = { tookMs: s.tookMs, signals: s.signals, vmState: s.vmState, frames: s.frames, problem: s.problem };
+        mainThread.jsStack = s.ok ? 'captured by the signal sampler (lines are where each function is defined)' : `not available: ${s.problem}`;
+        if (s.ok) stack = s.stackText;
+      } catch (err) {
+        mainThread.jsStack = `not available: ${(err as Error).message}`;
+      }
+      mainThread.inspector = problem ?? whyNot ?? 'not available';
+      const r = capture.captureSync({ reason: 'on-demand', stack, trigger });
+      path = r.path;
+      here = r.written;
+      problem = r.skipped ?? r.error;
+    }
+    let core: import('./core').CoreOutcome | undefined;
+    if (path && requests.some((r) => r.core)) {
+      try {
+        core = await (require('./core') as typeof import('./core')).writeCoreInto(require('node:path').dirname(path), 'on-demand');
+      } catch (err) {
+        core = { skipped: `core dump failed: ${(err as Error).message}` };
+      }
+      const entries = 'record' in core ? [{ name: 'core.json', value: core.record }] : [];
+      try {
+        if (here) {
+          (here.manifest.trigger ??= {}).core = control.coreRef(core);
+          capture.rewriteBundle(here, entries);
+        } else if (session) await callMain('addDumpCore', [control.coreRef(core), 'record' in core ? core.record : null], 10_000);
+      } catch (err) {
+        hookFailure('adding the core to the bundle', err);
+      }
+    }
+    for (const r of requests) {
+      const warnings = [
+        r.heap ? `heap snapshot skipped: ${heapSkipped}` : '',
+        r.core && core && 'skipped' in core ? `core dump skipped: ${core.skipped}` : '',
+        r.embedCore && core && 'record' in core ? 'core not embedded: the main thread was blocked; the core is beside the bundle' : '',
+      ].filter(Boolean);
+      const corePath = r.core && core && 'record' in core ? core.record.path : undefined;
+      const note = `the main thread is blocked (${probe.summary}): answered by the watchdog thread`;
+      control.reply(r.id, path ? { ok: true, path, core: corePath, warning: warnings.join('; ') || undefined, note } : { ok: false, error: problem ?? 'not written' });
+    }
+  } finally {
+    disconnect();
+  }
 }
 
 function onRecovered(ev: DetectorEvent): void {
