@@ -12,6 +12,9 @@ import { leakSuspects } from '../src/heap/leaks';
 import { holdingVariable, scriptPath, VariableLocator } from '../src/heap/locations';
 import { parseSnapshot } from '../src/heap/parser';
 import { classRetainers } from '../src/heap/retainer-paths';
+import { deathLine, holderLocation } from '../src/bundle/summary';
+import { findings } from '../src/tui/findings';
+import type { UiModel } from '../src/tui/model';
 import { cleanup, runNode, tempDir } from './helpers';
 
 const dir = tempDir();
@@ -145,7 +148,7 @@ describe('locations in real snapshots', () => {
     const [g] = classRetainers(b, 'Order', 50, undefined, (p) => loc.ofPath(p));
     assert.match(g.chain, /pendingOrders \(closure variable\)/);
     assert.equal(g.count, 50, 'the Map table slots group as one chain');
-    assert.deepEqual(g.location, { file: app, line: line('const pendingOrders'), of: 'declaration', function: '' });
+    assert.deepEqual(g.location, { variable: 'pendingOrders', file: app, line: line('const pendingOrders'), of: 'declaration', function: '' });
     assert.ok(line('const pendingOrders') > LINES);
   });
 
@@ -153,16 +156,16 @@ describe('locations in real snapshots', () => {
     const loc = new VariableLocator(b, { readSource });
     const [g] = classRetainers(b, 'Job', 50, undefined, (p) => loc.ofPath(p));
     assert.match(g.chain, /items \(closure variable\)/);
-    assert.deepEqual(g.location, { file: app, line: line('const items'), of: 'declaration', function: 'makeQueue' });
+    assert.deepEqual(g.location, { variable: 'items', file: app, line: line('const items'), of: 'declaration', function: 'makeQueue' });
   });
 
   test('without the file, past the snapshot\'s copy of the source: the function\'s line, or line 1 for the module', () => {
     const loc = new VariableLocator(b);
     const [jobs] = classRetainers(b, 'Job', 10, undefined, (p) => loc.ofPath(p));
     const fnLine = line('function makeQueue(');
-    assert.deepEqual(jobs.location, { file: app, line: fnLine, column: 'function makeQueue'.length + 1, of: 'function', function: 'makeQueue' });
+    assert.deepEqual(jobs.location, { variable: 'items', file: app, line: fnLine, column: 'function makeQueue'.length + 1, of: 'function', function: 'makeQueue' });
     const [orders] = classRetainers(b, 'Order', 10, undefined, (p) => loc.ofPath(p));
-    assert.deepEqual(orders.location, { file: app, line: 1, column: 1, of: 'function', function: '' });
+    assert.deepEqual(orders.location, { variable: 'pendingOrders', file: app, line: 1, column: 1, of: 'function', function: '' });
   });
 
   test('leakSuspects puts the location on heldBy', () => {
@@ -171,14 +174,43 @@ describe('locations in real snapshots', () => {
     const job = suspects.find((x) => x.name === 'Job');
     assert.ok(order && job, JSON.stringify(suspects));
     assert.equal(order.countDelta, 3000);
-    assert.deepEqual(order.heldBy[0].location, { file: app, line: line('const pendingOrders'), of: 'declaration', function: '' });
-    assert.deepEqual(job.heldBy[0].location, { file: app, line: line('const items'), of: 'declaration', function: 'makeQueue' });
+    assert.deepEqual(order.heldBy[0].location, { variable: 'pendingOrders', file: app, line: line('const pendingOrders'), of: 'declaration', function: '' });
+    assert.deepEqual(job.heldBy[0].location, { variable: 'items', file: app, line: line('const items'), of: 'declaration', function: 'makeQueue' });
   });
 
   test('an ES module: a path (not a file:// URL) and the line of its declaration', () => {
     const loc = new VariableLocator(m);
     const [g] = classRetainers(m, 'Order', 10, undefined, (p) => loc.ofPath(p));
     assert.match(g.chain, /pendingOrders/);
-    assert.deepEqual(g.location, { file: esm, line: 3, of: 'declaration', function: '' });
+    assert.deepEqual(g.location, { variable: 'pendingOrders', file: esm, line: 3, of: 'declaration', function: '' });
+  });
+});
+
+describe('showing a location', () => {
+  const loc = { variable: 'pendingOrders', file: '/srv/shop/src/orders.js', line: 31, of: 'declaration', function: '' };
+  const chain = '[] in Array ← pendingOrders (closure variable) in system / Context';
+
+  test('holderLocation: relative to the cwd when under it; the variable named when the chain stops before it', () => {
+    assert.equal(holderLocation(loc, '/srv/shop', chain), 'src/orders.js:31');
+    assert.equal(holderLocation(loc, '/srv/other', chain), '/srv/shop/src/orders.js:31');
+    assert.equal(holderLocation(loc, '/srv/shop/src/orders.js', chain), '/srv/shop/src/orders.js:31');
+    assert.equal(holderLocation(loc, '/srv/shop', 'lines in Order ← [] in (array)'), 'pendingOrders at src/orders.js:31');
+    for (const bad of [undefined, null, 'x', { file: 3, line: 1 }, { file: 'a.js', line: 0 }, { file: 'a.js' }]) assert.equal(holderLocation(bad), undefined);
+  });
+
+  test('the memory-leak headline ends with the location', () => {
+    const leak = { suspects: [{ name: 'Order', countDelta: 12000, sizeDelta: 3 * 1024 * 1024, heldBy: [{ chain, count: 100, location: loc }] }] };
+    const line = deathLine('memory-leak', { floorA: 10 * 1048576, floorB: 58 * 1048576 }, [], leak, '/srv/shop');
+    assert.equal(line, `memory leak: heap after GC 10.0 → 58.0 MB; Order +12,000 (3.0 MB), held by ${chain} (src/orders.js:31)`);
+    assert.match(line!, /^memory leak: heap after GC [\d.]+ → [\d.]+ MB; \S+ \+[\d,]+ \([\d.]+ MB\)/);
+    const without = deathLine('memory-leak', {}, [], { suspects: [{ ...leak.suspects[0], heldBy: [{ chain, count: 1 }] }] }, '/srv/shop');
+    assert.ok(without!.endsWith(chain), without);
+  });
+
+  test('the Overview finding, when the heap worker passes heldAt', () => {
+    const m = { title: 't', kind: 'bundle', events: [], heaps: [], summary: { cwd: '/srv/shop', reason: 'on-demand', headline: 'h' } } as unknown as UiModel;
+    const suspect = { name: 'Order', countDelta: 12000, sizeDelta: 1, heldBy: 'pendingOrders (closure variable) in system / Context', heldAt: loc };
+    const f = findings(m, { nodes: 1, totalSize: 1, diff: { sizeDelta: 48 * 1024 * 1024, suspects: [suspect] } });
+    assert.ok(f.includes('heap +48.0 MB between snapshots: Order +12,000, held by pendingOrders (closure variable) in system / Context (src/orders.js:31)'), f.join('\n'));
   });
 });

@@ -79,15 +79,17 @@ export function frameLocation(f: Frame, cwd?: string): string {
 }
 
 /**
- * "orders.js:31" for a holder's location in leak.json (`heldBy[].location`), the file relative to
- * `cwd` when under it. Undefined when the value is not a location (leak.json is read, not trusted).
+ * Where a leak suspect's holder is, from leak.json's `heldBy[].location`: "orders.js:31", the file
+ * relative to `cwd` when under it, or "pendingOrders at orders.js:31" when the chain shown does not
+ * name the variable. Undefined when the value is not a location (leak.json is read, not trusted).
  */
-export function holderLocation(loc: unknown, cwd?: string): string | undefined {
-  const l = loc as { file?: unknown; line?: unknown } | undefined;
+export function holderLocation(loc: unknown, cwd?: string, chain?: string): string | undefined {
+  const l = loc as { file?: unknown; line?: unknown; variable?: unknown } | undefined;
   if (!l || typeof l.file !== 'string' || !l.file || typeof l.line !== 'number' || !(l.line >= 1)) return undefined;
   let file = l.file;
   if (cwd && file.startsWith(cwd + '/')) file = file.slice(cwd.length + 1);
-  return `${file}:${l.line}`;
+  const named = typeof l.variable === 'string' && l.variable && chain !== undefined && !chain.includes(`${l.variable} (closure variable)`);
+  return `${named ? `${l.variable} at ` : ''}${file}:${l.line}`;
 }
 
 export function headlineOf(reason: string, error: ErrorRecord | undefined, stack: Frame[] | undefined, cwd: string): string {
@@ -114,7 +116,7 @@ export function deathLine(reason: string, trigger: Record<string, unknown> | und
     const top = l?.suspects?.[0];
     const grew = typeof t.floorA === 'number' && typeof t.floorB === 'number' ? `heap after GC ${((t.floorA as number) / MB).toFixed(1)} → ${((t.floorB as number) / MB).toFixed(1)} MB` : 'heap after GC kept growing';
     if (!top) return `memory leak: ${grew}${l ? '' : ' (diff not computed yet: autopsy-ts leak-report)'}`;
-    const at = holderLocation(top.heldBy?.[0]?.location, cwd);
+    const at = holderLocation(top.heldBy?.[0]?.location, cwd, top.heldBy?.[0]?.chain);
     const held = top.heldBy?.[0]?.chain ? `, held by ${top.heldBy[0].chain}${at ? ` (${at})` : ''}` : '';
     return `memory leak: ${grew}; ${top.name} +${top.countDelta.toLocaleString('en-US')} (${(top.sizeDelta / MB).toFixed(1)} MB)${held}`;
   }

@@ -75,7 +75,8 @@ export async function heapCommand(input: string, opts: HeapOptions): Promise<str
         // The app's cwd is not known here (a bare snapshot): the path stays absolute.
         const at = holderLocation(h.location);
         text.push(`  ${h.count} held by ${safeLine(h.chain, 300)}`);
-        if (at) text.push(`    ${h.location!.of === 'declaration' ? 'declared at' : `in function ${safeLine(h.location!.function || '(top level)', 80)} at`} ${safeLine(at, 300)}`);
+        const l = h.location;
+        if (l && at) text.push(`    ${safeLine(l.variable, 80)} ${l.of === 'declaration' ? 'declared at' : `is a variable of ${l.function ? `function ${safeLine(l.function, 80)}` : 'the top level'} at`} ${safeLine(at, 300)}`);
       }
     }
   } else if (opts.retainers) {

@@ -19,6 +19,8 @@ import type { RetainerPath } from './retainer-paths';
 import type { SnapshotWithLocations } from './summary';
 
 export interface SourceLocation {
+  /** The variable: the chain shown may stop before it (it keeps the first 4 steps). */
+  variable: string;
   /** A path when V8 named the script by a path or a file:// URL; else the script's name as V8 gave it. */
   file: string;
   /** 1-based. */
@@ -118,10 +120,10 @@ export class VariableLocator {
         const p = pos(inner.loc);
         line = declarationLineFrom(source, name, offsetOf(source, p.line, p.column));
       }
-      if (line !== undefined) return fnName === undefined ? { file, line, of: 'declaration' } : { file, line, of: 'declaration', function: fnName };
+      if (line !== undefined) return fnName === undefined ? { variable: name, file, line, of: 'declaration' } : { variable: name, file, line, of: 'declaration', function: fnName };
     }
-    if (topLevel) return { file, line: 1, column: 1, of: 'function', function: '' };
-    if (at) return { file, ...at, of: 'function', function: fnName };
+    if (topLevel) return { variable: name, file, line: 1, column: 1, of: 'function', function: '' };
+    if (at) return { variable: name, file, ...at, of: 'function', function: fnName };
     return undefined;
   }
 

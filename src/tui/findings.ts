@@ -65,8 +65,8 @@ export function findings(m: UiModel, heap?: HeapFacts): string[] {
 
   if (heap?.diff) {
     // heldAt: heldBy[0].location of leakSuspects (file, line), when the worker passes it on.
-    const top = heap.diff.suspects[0] as (typeof heap.diff.suspects)[number] & { heldAt?: { file: string; line: number } };
-    const at = top && holderLocation(top.heldAt, s?.cwd);
+    const top = heap.diff.suspects[0] as (typeof heap.diff.suspects)[number] & { heldAt?: { file: string; line: number; variable?: string } };
+    const at = top && holderLocation(top.heldAt, s?.cwd, top.heldBy);
     const what = top ? `: ${top.name} ${signed(top.countDelta)}${top.heldBy ? `, held by ${top.heldBy}${at ? ` (${at})` : ''}` : ''}` : '';
     out.push(`heap ${heap.diff.sizeDelta >= 0 ? '+' : ''}${bytes(heap.diff.sizeDelta)} between snapshots${what}`);
   } else if (heap?.top) {
