@@ -1,7 +1,7 @@
 import type { Analysis } from './analysis';
 import type { HeapDiff } from './diff';
 import { VariableLocator, type LocateOptions, type SourceLocation } from './locations';
-import { classRetainers } from './retainer-paths';
+import { classRetainers, type RetainerPath } from './retainer-paths';
 
 export interface LeakSuspect {
   name: string;
@@ -27,7 +27,7 @@ export function leakSuspects(diff: HeapDiff, after: Analysis, opts: { top?: numb
   const minCount = opts.minCount ?? 10;
   const minBytes = opts.minBytes ?? 64 * 1024;
   const locator = new VariableLocator(after, { readSource: opts.readSource });
-  const locate = (p: Parameters<VariableLocator['ofPath']>[0]) => locator.ofPath(p);
+  const locate = (p: RetainerPath) => locator.ofPath(p);
   return diff.rows
     .filter((r) => !MACHINERY.has(r.name) && r.newCount >= minCount && r.countDelta > 0 && (r.sizeDelta >= minBytes || r.countDelta >= 1000))
     .slice(0, top)

@@ -101,7 +101,8 @@ export class VariableLocator {
     const previous = this.edge(context, 'previous');
     const topLevel = previous >= 0 && /^system \/ (NativeContext|ScriptContext)$/.test(s.strings.get(s.nodeName[previous]));
     const creator = this.creator(context);
-    const inner = this.definedIn(context);
+    // A function defined in the scope: for the file when the creator is gone, for the line when its closure is.
+    const inner = creator && creator.loc >= 0 ? undefined : this.definedIn(context);
     const sfi = creator?.sfi ?? inner?.sfi;
     const script = sfi === undefined ? -1 : this.script(sfi);
     if (script < 0) return undefined;
