@@ -2,6 +2,7 @@
 // `heap --diff` says +N exactly, and the retainers name the variable that holds them.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { cleanEnv, cleanup, HOOK, runCli, SCENARIOS, tempDir } from './helpers';
@@ -44,6 +45,12 @@ describe('heap: a leak between two dumps', () => {
       for (const k of ['name', 'countBefore', 'countAfter', 'countDelta', 'sizeDelta']) assert.ok(k in order);
       const suspect = j.suspects.find((x: { name: string }) => x.name === 'Order');
       assert.match(suspect.heldBy[0].chain, /pendingOrders/);
+      // Where pendingOrders is declared (leaky.js is under 1,024 characters: the snapshot holds its source).
+      const leaky = join(SCENARIOS, 'heap', 'leaky.js');
+      const declared = readFileSync(leaky, 'utf8').split('\n').findIndex((l) => l.startsWith('const pendingOrders')) + 1;
+      assert.deepEqual(suspect.heldBy[0].location, { variable: 'pendingOrders', file: leaky, line: declared, of: 'declaration', function: '' });
+      const text = await runCli(['heap', before, '--diff', afterPath, '--top', '50']);
+      assert.ok(text.stdout.includes(`pendingOrders declared at ${leaky}:${declared}`), text.stdout);
 
       const ret = await runCli(['heap', afterPath, '--retainers', 'Order', '--json']);
       assert.equal(ret.code, 0, ret.stderr);
@@ -59,7 +66,6 @@ describe('heap: a leak between two dumps', () => {
   });
 
   test('bad snapshots are one line on stderr', async () => {
-    const { writeFileSync } = await import('node:fs');
     const bad = join(dir, 'bad.heapsnapshot');
     writeFileSync(bad, '{"snapshot": {"meta": {"node_fields": ["type"');
     for (const file of [bad, join(dir, 'missing.heapsnapshot')]) {

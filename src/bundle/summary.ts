@@ -78,6 +78,20 @@ export function frameLocation(f: Frame, cwd?: string): string {
   return f.line ? `${file}:${f.line}:${f.column}` : file;
 }
 
+/**
+ * Where a leak suspect's holder is, from leak.json's `heldBy[].location`: "orders.js:31", the file
+ * relative to `cwd` when under it, or "pendingOrders at orders.js:31" when the chain shown does not
+ * name the variable. Undefined when the value is not a location (leak.json is read, not trusted).
+ */
+export function holderLocation(loc: unknown, cwd?: string, chain?: string): string | undefined {
+  const l = loc as { file?: unknown; line?: unknown; variable?: unknown } | undefined;
+  if (!l || typeof l.file !== 'string' || !l.file || typeof l.line !== 'number' || !(l.line >= 1)) return undefined;
+  let file = l.file;
+  if (cwd && file.startsWith(cwd + '/')) file = file.slice(cwd.length + 1);
+  const named = typeof l.variable === 'string' && l.variable && chain !== undefined && !chain.includes(`${l.variable} (closure variable)`);
+  return `${named ? `${l.variable} at ` : ''}${file}:${l.line}`;
+}
+
 export function headlineOf(reason: string, error: ErrorRecord | undefined, stack: Frame[] | undefined, cwd: string): string {
   if (error) {
     const top = topFrame(error.frames);
@@ -92,16 +106,18 @@ const MB = 1024 * 1024;
 
 /**
  * The headline of a bundle that `collect` made from a dead process's recorder, or of a leak bundle:
- * "killed at 14:02:11 (no exit recorded); RSS 1.9 GB, rising 40 MB/min".
+ * "killed at 14:02:11 (no exit recorded); RSS 1.9 GB, rising 40 MB/min", or "memory leak: ...; Order
+ * +12,000 (3.1 MB), held by ... (orders.js:31)" when leak.json locates the holding variable.
  */
-export function deathLine(reason: string, trigger: Record<string, unknown> | undefined, events: TimelineEvent[], leak: unknown): string | undefined {
+export function deathLine(reason: string, trigger: Record<string, unknown> | undefined, events: TimelineEvent[], leak: unknown, cwd?: string): string | undefined {
   const t = trigger ?? {};
   if (reason === 'memory-leak') {
-    const l = leak as { suspects?: { name: string; countDelta: number; sizeDelta: number; heldBy?: { chain: string }[] }[] } | undefined;
+    const l = leak as { suspects?: { name: string; countDelta: number; sizeDelta: number; heldBy?: { chain: string; location?: unknown }[] }[] } | undefined;
     const top = l?.suspects?.[0];
     const grew = typeof t.floorA === 'number' && typeof t.floorB === 'number' ? `heap after GC ${((t.floorA as number) / MB).toFixed(1)} → ${((t.floorB as number) / MB).toFixed(1)} MB` : 'heap after GC kept growing';
     if (!top) return `memory leak: ${grew}${l ? '' : ' (diff not computed yet: autopsy-ts leak-report)'}`;
-    const held = top.heldBy?.[0]?.chain ? `, held by ${top.heldBy[0].chain}` : '';
+    const at = holderLocation(top.heldBy?.[0]?.location, cwd, top.heldBy?.[0]?.chain);
+    const held = top.heldBy?.[0]?.chain ? `, held by ${top.heldBy[0].chain}${at ? ` (${at})` : ''}` : '';
     return `memory leak: ${grew}; ${top.name} +${top.countDelta.toLocaleString('en-US')} (${(top.sizeDelta / MB).toFixed(1)} MB)${held}`;
   }
   if (!t.collected) return undefined;
@@ -146,7 +162,7 @@ export function summarize(b: Bundle): Summary {
     trigger: m.trigger,
     headline: hang
       ? hangLine(hang, stack, cwd)
-      : (!error && deathLine(String(m.reason), m.trigger, events, b.json.get('leak.json'))) || headlineOf(String(m.reason), error, stack, cwd),
+      : (!error && deathLine(String(m.reason), m.trigger, events, b.json.get('leak.json'), cwd)) || headlineOf(String(m.reason), error, stack, cwd),
     hang,
     core: b.json.get('core.json') as Summary['core'],
     error,

@@ -5,7 +5,9 @@ import { parseSnapshot } from '../heap/parser';
 import { classRetainers, nodeById, retainerPaths, stepLabel, type RetainerPath } from '../heap/retainer-paths';
 import { duplicatedStrings } from '../heap/strings';
 import { classSummary } from '../heap/summary';
+import { holderLocation } from '../bundle/summary';
 import { CliError } from './errors';
+import { readSourceFile } from './leak-report';
 import { safeJson, safeLine } from './sanitize';
 
 export interface HeapOptions {
@@ -61,7 +63,7 @@ export async function heapCommand(input: string, opts: HeapOptions): Promise<str
     const b = await load(opts.diff);
     const diff = diffSnapshots(a, b);
     const rows = diff.rows.filter((r) => r.countDelta !== 0 || r.sizeDelta !== 0).slice(0, opts.top);
-    const suspects = leakSuspects(diff, b);
+    const suspects = leakSuspects(diff, b, { readSource: readSourceFile });
     Object.assign(out, { after: opts.diff, diff: rows, suspects });
     text.push(`${'Class'.padEnd(40)} ${'Before'.padStart(10)} ${'After'.padStart(10)} ${'# Delta'.padStart(10)} ${'Size delta'.padStart(12)} ${'# New'.padStart(8)}`);
     for (const r of rows) {
@@ -69,7 +71,13 @@ export async function heapCommand(input: string, opts: HeapOptions): Promise<str
     }
     for (const sus of suspects) {
       text.push('', `leak suspect: ${safeLine(sus.name, 80)} ${signed(sus.countDelta)} (${size(sus.sizeDelta)})`);
-      for (const h of sus.heldBy) text.push(`  ${h.count} held by ${safeLine(h.chain, 300)}`);
+      for (const h of sus.heldBy) {
+        // The app's cwd is not known here (a bare snapshot): the path stays absolute.
+        const at = holderLocation(h.location);
+        text.push(`  ${h.count} held by ${safeLine(h.chain, 300)}`);
+        const l = h.location;
+        if (l && at) text.push(`    ${safeLine(l.variable, 80)} ${l.of === 'declaration' ? 'declared at' : `is a variable of ${l.function ? `function ${safeLine(l.function, 80)}` : 'the top level'} at`} ${safeLine(at, 300)}`);
+      }
     }
   } else if (opts.retainers) {
     const target = opts.retainers;

@@ -14,12 +14,31 @@ import type { Manifest } from '../bundle/types';
 export const LEAK_A = 'heap/leak-a.heapsnapshot.gz';
 export const LEAK_B = 'heap/leak-b.heapsnapshot.gz';
 
+/** At most this much of a script is read to find a declaration's line (locations.ts). */
+const MAX_SOURCE_BYTES = 8 * 1024 * 1024;
+
+/**
+ * The app's source file, for the line of a holding variable's declaration when the snapshot's copy
+ * of the script was cut short. Read only when it is a regular file of a sane size; the locator uses
+ * it only if it starts with the snapshot's copy.
+ */
+export function readSourceFile(file: string): string | undefined {
+  const fs = require('node:fs') as typeof import('node:fs');
+  try {
+    if (!file.startsWith('/') && !/^[A-Za-z]:[\\/]/.test(file)) return undefined;
+    const st = fs.statSync(file);
+    return st.isFile() && st.size <= MAX_SOURCE_BYTES ? fs.readFileSync(file, 'utf8') : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export async function leakReport(bundle: string, top = 20): Promise<{ suspects: number; tookMs: number }> {
   const t0 = Date.now();
   const before = analyze(await parseSnapshot(bundle, { entry: LEAK_A }));
   const after = analyze(await parseSnapshot(bundle, { entry: LEAK_B }));
   const diff = diffSnapshots(before, after);
-  const suspects = leakSuspects(diff, after, { top: 5 });
+  const suspects = leakSuspects(diff, after, { top: 5, readSource: readSourceFile });
   const rows = diff.rows
     .filter((r) => r.countDelta !== 0 || r.sizeDelta !== 0)
     .slice(0, top)

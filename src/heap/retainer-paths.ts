@@ -85,27 +85,39 @@ export function nodeById(a: Analysis, id: number): number {
   return -1;
 }
 
+/** A step of a chain: elements, and the numbered internal slots of a Map's or Set's table, are all "[]". */
+function chainLabel(st: RetainerStep): string {
+  if (st.edgeType === 'element' || (st.edgeType === 'internal' && /^\d+$/.test(st.edge))) return '[]';
+  return stepLabel(st);
+}
+
 /**
  * What holds the instances of a class: the retainer path of the largest instances, grouped by the
- * chain of edge names, most instances first: "pendingOrders → [i]" held 12,000 Orders.
+ * chain of edge names, most instances first: "pendingOrders → [i]" held 12,000 Orders. With
+ * `locate`, groups also split by what it returns for a path (two modules' `cache` variables are two
+ * groups), and each group carries the value of its example.
  */
-export function classRetainers(a: Analysis, className: string, sample = 200, only?: Uint32Array): { chain: string; count: number; example: RetainerPath }[] {
+export function classRetainers<L = never>(
+  a: Analysis, className: string, sample = 200, only?: Uint32Array, locate?: (p: RetainerPath) => L | undefined,
+): { chain: string; count: number; example: RetainerPath; location?: L }[] {
   const { s, classes, dom } = a;
   let nodes: number[] = [];
   if (only) nodes = Array.from(only);
   else for (let i = 0; i < s.nodeCount; i++) if (classes.names[classes.classOf[i]] === className && dom.selfSize[i] > 0) nodes.push(i);
   nodes.sort((x, y) => dom.retainedSize[y] - dom.retainedSize[x]);
-  const groups = new Map<string, { chain: string; count: number; example: RetainerPath }>();
+  const groups = new Map<string, { chain: string; count: number; example: RetainerPath; location?: L }>();
   for (const n of nodes.slice(0, sample)) {
     const [p] = retainerPaths(a, n, 1);
     if (!p) continue;
     const chain = p.steps
       .slice(0, 4)
-      .map((st) => `${st.edgeType === 'element' ? '[]' : stepLabel(st)} in ${st.className}`)
+      .map((st) => `${chainLabel(st)} in ${st.className}`)
       .join(' ← ');
-    const g = groups.get(chain);
+    const location = locate?.(p);
+    const key = location === undefined ? chain : `${chain}\0${JSON.stringify(location)}`;
+    const g = groups.get(key);
     if (g) g.count++;
-    else groups.set(chain, { chain, count: 1, example: p });
+    else groups.set(key, location === undefined ? { chain, count: 1, example: p } : { chain, count: 1, example: p, location });
   }
   return [...groups.values()].sort((x, y) => y.count - x.count);
 }

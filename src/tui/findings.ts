@@ -2,6 +2,7 @@
  * One-line diagnoses for the Overview, derived from the summary, the timeline and, once the worker is
  * done, the heap. Each rule reads only fields that may be absent, and says nothing rather than guess.
  */
+import { holderLocation } from '../bundle/summary';
 import { clock, bytes, count, ms, signed } from './format';
 import type { HeapFacts, UiModel } from './model';
 import { seriesOf, slopePerMinute } from './timeline-data';
@@ -63,8 +64,10 @@ export function findings(m: UiModel, heap?: HeapFacts): string[] {
   if (netErrors.length) out.push(`${netErrors.length} socket error${netErrors.length > 1 ? 's' : ''}`);
 
   if (heap?.diff) {
-    const top = heap.diff.suspects[0];
-    const what = top ? `: ${top.name} ${signed(top.countDelta)}${top.heldBy ? `, held by ${top.heldBy}` : ''}` : '';
+    // heldAt: heldBy[0].location of leakSuspects (file, line), when the worker passes it on.
+    const top = heap.diff.suspects[0] as (typeof heap.diff.suspects)[number] & { heldAt?: { file: string; line: number; variable?: string } };
+    const at = top && holderLocation(top.heldAt, s?.cwd, top.heldBy);
+    const what = top ? `: ${top.name} ${signed(top.countDelta)}${top.heldBy ? `, held by ${top.heldBy}${at ? ` (${at})` : ''}` : ''}` : '';
     out.push(`heap ${heap.diff.sizeDelta >= 0 ? '+' : ''}${bytes(heap.diff.sizeDelta)} between snapshots${what}`);
   } else if (heap?.top) {
     out.push(`largest in the heap: ${heap.top.name} retains ${bytes(heap.top.retainedSize)} (${count(heap.top.count)} objects, heap ${bytes(heap.totalSize)})`);
