@@ -47,7 +47,8 @@ describe('blocked-thread stacks', { skip: !linuxX64 && 'Linux x64 only' }, () =>
     assert.deepEqual(s.stack.slice(0, 2).map((f: { function: string }) => f.function), ['waitForLockSync', 'runNightlyJob']);
     assert.match(s.stack[0].file, /blocked\.js$/);
     assert.equal(s.hang.sampler.signals, 1, 'one signal per capture');
-    assert.ok(s.hang.sampler.tookMs < 50, `capture took ${s.hang.sampler.tookMs} ms`);
+    // Sane only: the <= 10 ms target is bench/blocked-stack.ts's, timings have no place in tests.
+    assert.ok(s.hang.sampler.tookMs < 1000, `capture took ${s.hang.sampler.tookMs} ms`);
     assert.match(s.headline, /event loop blocked .* in waitForLockSync .*futex/);
   });
 
