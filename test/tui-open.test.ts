@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -18,8 +19,10 @@ const dir = tempDir('autopsy-tui-');
 /** The synthetic bundle as a real .tgz (manifest first), and unpacked as a folder. */
 function writeBundle(evil = false): { tgz: string; folder: string } {
   const b = syntheticBundle({ evil });
-  const files = [{ name: 'manifest.json', data: Buffer.from(JSON.stringify(b.manifest)) }];
-  for (const [name, v] of b.json) files.push({ name, data: Buffer.from(JSON.stringify(v)) });
+  const entries = [...b.json].map(([name, v]) => ({ name, data: Buffer.from(JSON.stringify(v)) }));
+  // As the writer does: the manifest lists every entry (open reads the JSON entries it lists).
+  const manifest = { ...b.manifest, files: entries.map((e) => ({ name: e.name, size: e.data.length, sha256: createHash('sha256').update(e.data).digest('hex') })) };
+  const files = [{ name: 'manifest.json', data: Buffer.from(JSON.stringify(manifest)) }, ...entries];
   const tgz = join(dir, `bundle${evil ? '-evil' : ''}.tgz`);
   writeFileSync(tgz, createTarGz(files));
   const folder = join(dir, `unpacked${evil ? '-evil' : ''}`);
@@ -46,6 +49,22 @@ describe('open without a terminal', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^Process\n  event: JavaScript API/);
     assert.match(r.stdout, /API_TOKEN=\[redacted\]/);
+  });
+
+  it('reads only the front of a bundle: a heap entry cut short does not stop it opening', async () => {
+    // The JSON entries come before the snapshot; the snapshot is the worker's business, after the
+    // first frame. Random bytes do not compress, so cutting the archive in half cuts inside the heap.
+    const b = syntheticBundle();
+    const entries = [...b.json].map(([name, v]) => ({ name, data: Buffer.from(JSON.stringify(v)) }));
+    const heap = { name: 'heap/big.heapsnapshot.gz', data: randomBytes(2 * 1024 * 1024) };
+    const listed = [...entries, heap].map((e) => ({ name: e.name, size: e.data.length, sha256: '' }));
+    const whole = createTarGz([{ name: 'manifest.json', data: Buffer.from(JSON.stringify({ ...b.manifest, files: listed })) }, ...entries, heap]);
+    const cut = join(dir, 'cut-heap.tgz');
+    writeFileSync(cut, whole.subarray(0, whole.length >> 1));
+    const r = await runCli(['open', cut]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^uncaught-exception in billing@1\.2\.3/);
+    assert.match(r.stdout, /Caused by:\nDatabaseError: connection reset/);
   });
 
   it('bad input: one line on stderr, exit 1, no stack', async () => {

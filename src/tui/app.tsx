@@ -1,7 +1,8 @@
 /**
  * The application frame: tab line, the active view, a status/search line, the help overlay, and the
- * single key dispatcher. All five views stay mounted (inactive ones with display="none") so that a
- * view keeps its cursor and drill-down when the user switches away and back.
+ * single key dispatcher. A view is mounted the first time it is shown (the first frame builds only
+ * one) and then stays mounted, hidden with display="none", so that it keeps its cursor and drill-down
+ * when the user switches away and back.
  */
 import { useEffect, useRef, useState } from 'react';
 import type { HeapSession } from './heap-session';
@@ -54,6 +55,8 @@ export function App(props: AppProps) {
   const [help, setHelp] = useState(false);
   const [editing, setEditing] = useState(false);
   const [queries, setQueries] = useState<string[]>(['', '', '', '', '']);
+  const seen = useRef<boolean[]>([false, false, false, false, false]).current;
+  seen[view] = true;
   const handler = useRef<KeyRef>({ current: null, version: 0 }).current;
 
   // The heap worker starts after the first frame is out: the first screen never waits for a snapshot.
@@ -175,11 +178,13 @@ export function App(props: AppProps) {
             {HELP.slice(0, bodyH - 1).map((h) => <Line key={h} text={h} theme={t} />)}
           </Box>
         ) : null}
-        {COMPONENTS.map((C, i) => (
-          <Box key={i} display={!help && i === view ? 'flex' : 'none'} height={bodyH} flexDirection="column">
-            <C {...viewProps(i)} />
-          </Box>
-        ))}
+        {COMPONENTS.map((C, i) =>
+          seen[i] ? (
+            <Box key={i} display={!help && i === view ? 'flex' : 'none'} height={bodyH} flexDirection="column">
+              <C {...viewProps(i)} />
+            </Box>
+          ) : null,
+        )}
         <Line text={status} style={{ color: editing ? t.accent : t.dim }} theme={t} />
       </Box>
     </KeyContext.Provider>
