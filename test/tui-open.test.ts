@@ -72,7 +72,7 @@ describe('open without a terminal', () => {
     writeFileSync(notBundle, '{"hello": 1}');
     const trunc = join(dir, 'trunc.tgz');
     writeFileSync(trunc, Buffer.from([0x1f, 0x8b, 8, 0, 0, 0]));
-    for (const [input, re] of [[join(dir, 'missing.tgz'), /no such file/], [notBundle, /not a bundle, a heap snapshot or a diagnostic report/], [trunc, /bad bundle|truncated|unexpected end/i], [dir, /has no manifest\.json/]] as const) {
+    for (const [input, re] of [[join(dir, 'missing.tgz'), /no such file/], [notBundle, /not a bundle, a heap snapshot, a diagnostic report or a core file/], [trunc, /bad bundle|truncated|unexpected end/i], [dir, /has no manifest\.json/], [process.execPath, /is an ELF file but not a core/]] as const) {
       const r = await runCli(['open', input]);
       assert.equal(r.code, 1, `${input}: ${r.stderr}`);
       assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
@@ -158,6 +158,37 @@ describe('heap worker: diff of two snapshots', () => {
 });
 
 const hasTmux = spawnSync('tmux', ['-V']).status === 0;
+const hasGdb = spawnSync('gdb', ['--version'], { stdio: 'ignore' }).status === 0;
+const linuxX64 = process.platform === 'linux' && process.arch === 'x64';
+const hasAddon = linuxX64 && (require('../src/native') as typeof import('../src/native')).loadNative().loaded;
+const coreSkip = !hasAddon ? 'core dumps need Linux x64 and the native addon' : !hasGdb ? 'gdb not installed' : false;
+
+/** A core of a real process, taken while its main thread is blocked in renderInvoicePdf (no JIT activity then). */
+let realCore: Promise<string> | undefined;
+function coreOfBusyProcess(): Promise<string> {
+  realCore ??= (async () => {
+    const core = join(dir, 'busy.core');
+    const script = `const s = require(${JSON.stringify(require.resolve('../src/native'))}).loadNative();
+      const keep = setInterval(() => {}, 1000);
+      s.addon.writeCore({ path: ${JSON.stringify(core)}, note: 'node=' + process.version + '\\nexecPath=' + process.execPath + '\\nisolate=' + s.addon.mainIsolate + '\\n' }).then((r) => { console.log(JSON.stringify(r)); clearInterval(keep); });
+      function renderInvoicePdf() { Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 3000); }
+      renderInvoicePdf();`;
+    const r = await runNode('-e', { args: [script], timeoutMs: 120_000 });
+    assert.equal(JSON.parse(r.stdout).ok, true, r.stdout + r.stderr);
+    return core;
+  })();
+  return realCore;
+}
+
+describe('open a core without a terminal', { skip: coreSkip }, () => {
+  it('prints the stack view that `core` prints', async () => {
+    const core = await coreOfBusyProcess();
+    const r = await runCli(['open', core], { timeoutMs: 240_000 });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^core .*busy\.core \(/);
+    assert.match(r.stdout, /^Main thread, (native|native and JS) frames \(gdb: used/m);
+  });
+});
 
 describe('open in a real terminal (tmux)', { skip: hasTmux ? false : 'tmux is not installed' }, () => {
   // One tmux server per test, on its own socket: never the user's server, and no kill/start race.
@@ -235,6 +266,42 @@ describe('open in a real terminal (tmux)', { skip: hasTmux ? false : 'tmux is no
     assert.doesNotMatch(s, /1 Overview/);
     assert.equal(tmux('display', '-p', '#{cursor_flag}').trim(), '1', 'cursor visible again');
     assert.doesNotMatch(tmux('display', '-p', '#{pane_title}'), /pwned/);
+  });
+
+  it('a core: "reading core..." first, then the stack from gdb and the V8 walker, the overview with the process', { skip: coreSkip }, async () => {
+    const core = await coreOfBusyProcess();
+    await open(core, 100, 30);
+    let s = capture();
+    assert.match(s, /reading core\.\.\. \d+ s|Main thread,/, 'the first frame does not wait for the inspection');
+    s = await waitFor(/Main thread, /, 240_000);
+    assert.match(s, /#0 /);
+    // Where the thread was blocked: below Atomics.wait's native frames, deeper than one screen.
+    const before = s;
+    tmux('send-keys', '/');
+    tmux('send-keys', '-l', 'renderInvoicePdf');
+    tmux('send-keys', 'Enter');
+    s = await waitFor(/search: "renderInvoicePdf"/);
+    assert.match(s, /#\d+ +(JS )?renderInvoicePdf/, `the JS function the thread was blocked in; before the search:\n${before}`);
+    tmux('send-keys', 'Escape');
+    tmux('send-keys', '1');
+    s = await waitFor(/^core dump busy\.core of pid \d+/m);
+    assert.match(s, /^backends  gdb: used/m);
+    tmux('send-keys', 'q');
+    await waitFor(/EXITED:0/);
+    assert.equal(alt(), '0');
+  });
+
+  it('a core: q while it is being read quits at once and ends the debugger', { skip: coreSkip }, async () => {
+    const core = await coreOfBusyProcess();
+    await open(core, 100, 30);
+    const shPid = tmux('display', '-p', '#{pane_pid}').trim();
+    const node = execFileSync('pgrep', ['-P', shPid], { encoding: 'utf8' }).trim().split('\n')[0];
+    tmux('send-keys', 'q');
+    await waitFor(/EXITED:0/, 5000);
+    await sleep(300);
+    // Nothing started by that open is left: no inspection child, no gdb or lldb reading the core.
+    const left = spawnSync('pgrep', ['-a', '-f', `(core-process|gdb|lldb)[^ ]* .*${core.replace(/[.]/g, '\\.')}`], { encoding: 'utf8' }).stdout.trim();
+    assert.equal(left, '', `still running after quit (open was ${node}): ${left}`);
   });
 
   for (const [signal, code] of [['SIGTERM', 143], ['SIGINT', 130], ['SIGHUP', 129]] as const) {

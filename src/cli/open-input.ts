@@ -1,7 +1,8 @@
 /**
  * Decodes what `open` was given into the UI's model, before any terminal state changes: a bundle
- * (.tgz), an unpacked bundle folder, a heap snapshot (.heapsnapshot[.gz]) or a diagnostic report
- * (.json). Bad input is a one-line BundleFormatError; the heap itself is parsed later, in a worker.
+ * (.tgz), an unpacked bundle folder, a heap snapshot (.heapsnapshot[.gz]), a diagnostic report
+ * (.json) or an ELF core file. Bad input is a one-line BundleFormatError; the heap is parsed later,
+ * and the core inspected later, in workers.
  */
 import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
@@ -9,6 +10,7 @@ import type { Bundle } from '../bundle/reader';
 import { summarize } from '../bundle/summary';
 import { BundleFormatError, openTarGzEntry, type TarEntry } from '../bundle/tar';
 import { FORMAT_NAME, FORMAT_VERSION, type Manifest } from '../bundle/types';
+import { ElfError, ET_CORE, readHeaders, withFile } from '../native/elf';
 import type { HeapSource, UiModel } from '../tui/model';
 import { cleanEvents } from '../tui/timeline-data';
 import { safeLine } from './sanitize';
@@ -126,6 +128,19 @@ function bundleModel(b: Bundle, folder: boolean): UiModel {
   return { title: basename(b.path), kind: 'bundle', summary, report: report && typeof report === 'object' ? (report as Record<string, unknown>) : undefined, events, heaps };
 }
 
+/** An ELF file: only a core is accepted (its headers are read now, its stacks after the first frame). */
+function coreModel(path: string, size: number): UiModel {
+  let type: number;
+  try {
+    type = withFile(path, (read) => readHeaders(read).type);
+  } catch (err) {
+    if (err instanceof ElfError) throw new BundleFormatError(`${safeLine(path)} is not a core file (${safeLine(err.message)})`);
+    throw err;
+  }
+  if (type !== ET_CORE) throw new BundleFormatError(`${safeLine(path)} is an ELF file but not a core (open takes a core, a bundle, a heap snapshot or a diagnostic report)`);
+  return { title: basename(path), kind: 'core', events: [], heaps: [], core: { path, size } };
+}
+
 export async function openInput(path: string, diff?: string): Promise<UiModel> {
   let st;
   try {
@@ -140,19 +155,21 @@ export async function openInput(path: string, diff?: string): Promise<UiModel> {
   else {
     const magic = head(path, 64);
     if (magic[0] === 0x1f && magic[1] === 0x8b) model = bundleModel(await readBundleHead(path), false);
+    else if (magic.subarray(0, 4).toString('latin1') === '\x7fELF') model = coreModel(path, st.size);
     else if (magic.toString('utf8').trimStart().startsWith('{')) {
       if (/^\s*\{\s*"snapshot"/.test(magic.toString('utf8'))) model = { title: basename(path), kind: 'snapshot', events: [], heaps: [{ path, label: basename(path) }] };
       else {
         if (st.size > MAX_JSON_BYTES) throw new BundleFormatError(`${safeLine(path)} is larger than 64 MiB`);
         const r = parseJson(basename(path), readFileSync(path)) as Record<string, unknown>;
         if (!r || typeof r !== 'object' || !r.header || typeof (r.header as Record<string, unknown>).reportVersion !== 'number') {
-          throw new BundleFormatError(`${safeLine(path)} is not a bundle, a heap snapshot or a diagnostic report`);
+          throw new BundleFormatError(`${safeLine(path)} is not a bundle, a heap snapshot, a diagnostic report or a core file`);
         }
         model = { title: basename(path), kind: 'report', report: r, events: [], heaps: [] };
       }
-    } else throw new BundleFormatError(`${safeLine(path)} is not a bundle, a heap snapshot or a diagnostic report`);
+    } else throw new BundleFormatError(`${safeLine(path)} is not a bundle, a heap snapshot, a diagnostic report or a core file`);
   }
   if (diff) {
+    if (model.kind === 'core') throw new BundleFormatError('--diff compares heap snapshots; a core has none');
     try {
       statSync(diff);
     } catch {

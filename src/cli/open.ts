@@ -47,7 +47,11 @@ function plainSummary(m: UiModel): string {
 export async function openCommand(path: string, opts: OpenOptions = {}): Promise<void> {
   const model = await openInput(path, opts.diff);
   if (!process.stdout.isTTY || !process.stdin.isTTY) {
-    if (model.kind === 'snapshot') {
+    if (model.kind === 'core') {
+      // What `autopsy-ts core` prints (without llnode's object scan), or its one-line refusal.
+      const { coreCommand } = require('./core') as typeof import('./core');
+      process.stdout.write(coreCommand(model.core!.path, { objects: false }));
+    } else if (model.kind === 'snapshot') {
       const { heapCommand } = await import('./heap.js');
       process.stdout.write(await heapCommand(model.heaps[0].path, { top: 30, diff: model.heaps[1]?.path }));
     } else process.stdout.write(plainSummary(model));
@@ -70,13 +74,17 @@ export async function openCommand(path: string, opts: OpenOptions = {}): Promise
   const { SizedApp } = require('../tui/app') as typeof import('../tui/app');
   const { themeFor } = require('../tui/theme') as typeof import('../tui/theme');
   const { WorkerHeapSession } = require('../tui/heap-session') as typeof import('../tui/heap-session');
+  const { ProcessCoreSession } = require('../tui/core-session') as typeof import('../tui/core-session');
   const ink = await loadInk({ bundled: true });
   const heap = model.heaps.length ? new WorkerHeapSession(model.heaps) : undefined;
+  const core = model.core ? new ProcessCoreSession(model.core.path) : undefined;
 
   let restored = false;
   const restore = () => {
     if (restored) return;
     restored = true;
+    // gdb or lldb may still be reading the core: a signal must not leave them behind.
+    void core?.close();
     try {
       if (process.stdin.isTTY) process.stdin.setRawMode(false);
     } catch {
@@ -91,12 +99,12 @@ export async function openCommand(path: string, opts: OpenOptions = {}): Promise
   const removeExitHandler = onExit(() => restore(), { alwaysLast: true });
   process.stdout.write(ENTER_ALT);
   try {
-    const initialView = opts.view ? opts.view - 1 : model.kind === 'snapshot' ? 2 : model.kind === 'report' ? 4 : 0;
+    const initialView = opts.view ? opts.view - 1 : model.kind === 'snapshot' ? 2 : model.kind === 'report' ? 4 : model.kind === 'core' ? 1 : 0;
     const metricsFile = process.env.AUTOPSY_TUI_METRICS;
     const metrics: number[] | undefined = metricsFile ? [] : undefined;
     let first: { sinceStartMs: number; cpuMs: number } | undefined;
     let quit = () => {};
-    const app = ink.render(createElement(SizedApp, { model, heap, theme: themeFor(process.env), initialView, onQuit: () => quit() }), {
+    const app = ink.render(createElement(SizedApp, { model, heap, core, theme: themeFor(process.env), initialView, onQuit: () => quit() }), {
       exitOnCtrlC: false,
       patchConsole: true,
       maxFps: 60,
@@ -114,6 +122,7 @@ export async function openCommand(path: string, opts: OpenOptions = {}): Promise
     if (metricsFile && metrics) writeFileSync(metricsFile, JSON.stringify({ first, renderMs: metrics }));
   } finally {
     await heap?.close();
+    await core?.close();
     restore();
     removeExitHandler();
   }

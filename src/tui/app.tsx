@@ -5,6 +5,7 @@
  * when the user switches away and back.
  */
 import { useEffect, useRef, useState } from 'react';
+import type { CoreSession } from './core-session';
 import type { HeapSession } from './heap-session';
 import { inkApi } from './ink-runtime';
 import { editQuery, isMoveOnly, parseKeys, splitKeys, type Action, type KeyItem } from './keys';
@@ -40,6 +41,7 @@ export const HELP = [
 export interface AppProps {
   model: UiModel;
   heap?: HeapSession;
+  core?: CoreSession;
   theme: Theme;
   /** Terminal size; the root is kept one row short of it (Ink 6 redraws the whole screen at full height). */
   columns: number;
@@ -59,19 +61,23 @@ export function App(props: AppProps) {
   seen[view] = true;
   const handler = useRef<KeyRef>({ current: null, version: 0 }).current;
 
-  // The heap worker starts after the first frame is out: the first screen never waits for a snapshot.
+  // The heap worker and the core inspection start after the first frame is out: the first screen
+  // never waits for a snapshot or a debugger.
   // Then, idle, the first non-ASCII text (the status line's "·"): Ink's string-width compiles its
   // emoji regex and loads ICU's segmenter on first use (~100 ms of CPU). The first screen is ASCII so
   // that this cost comes after it, not before.
   const [warm, setWarm] = useState(false);
   useEffect(() => {
-    const timer = setTimeout(() => props.heap?.start(), 30);
+    const timer = setTimeout(() => {
+      props.heap?.start();
+      props.core?.start();
+    }, 30);
     const warmTimer = setTimeout(() => setWarm(true), 60);
     return () => {
       clearTimeout(timer);
       clearTimeout(warmTimer);
     };
-  }, [props.heap]);
+  }, [props.heap, props.core]);
 
   // Refs mirror the state: keys are handled from a queue, between renders, and must see the newest.
   const live = useRef({ view, editing, queries, help });
@@ -160,7 +166,7 @@ export function App(props: AppProps) {
   // Only the active view registers a key handler; it is set again on every render.
   handler.current = null;
   handler.version++;
-  const viewProps = (i: number): ViewProps => ({ model, heap: props.heap, width, height: bodyH, active: !help && !editing && i === view, query: queries[i], setQuery: (q: string) => setQueries((qs) => qs.map((x, k) => (k === i ? q : x))), theme: t });
+  const viewProps = (i: number): ViewProps => ({ model, heap: props.heap, core: props.core, width, height: bodyH, active: !help && !editing && i === view, query: queries[i], setQuery: (q: string) => setQueries((qs) => qs.map((x, k) => (k === i ? q : x))), theme: t });
 
   return (
     <KeyContext.Provider value={handler}>
