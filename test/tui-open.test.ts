@@ -67,6 +67,16 @@ describe('open without a terminal', () => {
     assert.match(r.stdout, /Caused by:\nDatabaseError: connection reset/);
   });
 
+  it('a manifest that lists no files: the whole archive is read', async () => {
+    const b = syntheticBundle();
+    const files = [{ name: 'manifest.json', data: Buffer.from(JSON.stringify({ ...b.manifest, files: [] })) }, ...[...b.json].map(([name, v]) => ({ name, data: Buffer.from(JSON.stringify(v)) }))];
+    const tgz = join(dir, 'unlisted.tgz');
+    writeFileSync(tgz, createTarGz(files));
+    const r = await runCli(['open', tgz]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /Caused by:\nDatabaseError: connection reset/);
+  });
+
   it('bad input: one line on stderr, exit 1, no stack', async () => {
     const notBundle = join(dir, 'x.json');
     writeFileSync(notBundle, '{"hello": 1}');

@@ -6,7 +6,7 @@
  */
 import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
-import type { Bundle } from '../bundle/reader';
+import { readBundle, type Bundle } from '../bundle/reader';
 import { summarize } from '../bundle/summary';
 import { BundleFormatError, openTarGzEntry, type TarEntry } from '../bundle/tar';
 import { FORMAT_NAME, FORMAT_VERSION, type Manifest } from '../bundle/types';
@@ -99,6 +99,8 @@ async function readBundleHead(path: string): Promise<Bundle> {
   if (!manifest || typeof manifest !== 'object' || manifest.format !== FORMAT_NAME) throw new BundleFormatError(`bad bundle: manifest.json does not describe an ${FORMAT_NAME}`);
   if (typeof manifest.formatVersion !== 'number' || manifest.formatVersion > FORMAT_VERSION) throw new BundleFormatError(`bundle format version ${String(manifest.formatVersion).slice(0, 20)} is newer than this autopsy-ts reads (${FORMAT_VERSION}); upgrade autopsy-ts`);
   if (!Array.isArray(manifest.files)) throw new BundleFormatError('bad bundle: manifest.json has no file list');
+  // A manifest that lists nothing (made by hand): read the whole archive to see what is there.
+  if (!manifest.files.length) return readBundle(path);
   const entries = new Map<string, TarEntry>();
   const json = new Map<string, unknown>();
   for (const f of manifest.files) {
