@@ -50,7 +50,7 @@ export function coreStackRows(st: CoreState): StackRow[] {
         kind: 'frame',
         text: `  #${String(f.index).padEnd(3)} ${kind} ${f.function}${where}`,
         dim: f.kind !== 'js',
-        detail: [`${f.kind} frame #${f.index}, from ${f.from}`, `function  ${f.function}`, ...(f.pc ? [`pc        ${f.pc}`] : []), ...(f.file ? [`source    ${f.file}:${f.line ?? '?'}${f.column ? `:${f.column}` : ''}`] : []), ...(f.library ? [`library   ${f.library}`] : [])],
+        detail: [`${f.kind === 'js' ? 'JS' : f.kind === 'v8' ? 'V8' : f.kind} frame #${f.index}, from ${f.from}`, `function  ${f.function}`, ...(f.pc ? [`pc        ${f.pc}`] : []), ...(f.file ? [`source    ${f.file}:${f.line ?? '?'}${f.column ? `:${f.column}` : ''}`] : []), ...(f.library ? [`library   ${f.library}`] : [])],
       });
     }
   }

@@ -56,7 +56,7 @@ export function StackView(p: ViewProps) {
   } else if (f) detail.push({ text: f.file ? 'no code excerpt in the bundle for this frame' : '', color: t.dim });
   else if (row?.detail) detail.push(...row.detail.map((text) => ({ text })));
   detail.push(...localLines);
-  const title = f ? `${f.function || '<anonymous>'}${f.file ? `  ${f.file}:${f.line}` : ''}` : row ? row.text.trim() : 'no frame selected';
+  const title = f ? `${f.function || '<anonymous>'}${f.file ? `  ${f.file}:${f.line}` : ''}` : row && row.kind !== 'note' ? row.text.trim() : 'no frame selected';
 
   return (
     <Box flexDirection="column" height={p.height}>
