@@ -1,9 +1,9 @@
-// Writes Ink 6 and its dependencies as one ESM bundle in dist/vendor/ink, for `open`'s start-up time:
-// Node 20 has no compile cache, and loading Ink's ~100 modules one by one costs ~4x the CPU of one
-// bundle (docs/ui.md). React stays external (one React for Ink and the views); react-devtools-core
-// is only imported when DEV=true, so it stays in its own chunk, never loaded.
+// Writes Ink 6 and its dependencies as one CommonJS bundle, dist/vendor/ink/index.cjs, for `open`'s
+// start-up time: Node 20 has no compile cache, and loading Ink's ~100 ES modules one by one costs ~6x
+// the CPU of one ESM bundle, ~12x this one (docs/ui.md, docs/performance.md#ui). React stays external
+// (one React for Ink and the views).
 //
-// Two source patches, both checked: the build fails when their anchor text is gone (an Ink update),
+// Source patches, all checked: the build fails when their anchor text is gone (an Ink update),
 // rather than shipping a bundle without them (docs/performance.md#ui has the figures):
 // - Intl.Segmenter is created lazily, and pure-ASCII strings are segmented without it. Ink's text
 //   modules create four grapheme segmenters at load; the first one costs ICU's start-up (~35-60 ms of
@@ -12,6 +12,8 @@
 // - ansi-tokenize's styledCharsToString diffs the styles of each character with the previous one
 //   (three Sets and four arrays per character, every line of every frame); runs of equal styles,
 //   most of a screen, now skip the diff, and characters of one run share one styles array.
+// - yoga-layout's wasm is instantiated synchronously (emscripten's instantiateWasm hook), and Ink's
+//   DEV=true devtools are switched off: with no top-level await left, the bundle can be CommonJS.
 import { rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { build } from 'esbuild';
@@ -44,9 +46,11 @@ const PATCHES = [
     to: 'const prev = chars[i - 1].styles; if (prev !== char.styles && !(prev.length === char.styles.length && prev.every((c, k) => c.code === char.styles[k].code && c.endCode === char.styles[k].endCode))) ret += ansiCodesToString(diffAnsiCodes(prev, char.styles));',
     min: 1,
   },
-  // No top-level await, so that the bundle can be CommonJS (require()d, and code-cached on Node 20).
-  // DEV=true (React DevTools) is for Ink's own package, not this bundle.
-  { file: /ink[\\/]build[\\/]reconciler\.js$/, from: "await import('./devtools.js');", to: "throw new Error('DEV=true: React DevTools need the ink package, not dist/vendor/ink');", min: 1 },
+  // No top-level await, so that the bundle can be CommonJS (require()d without the ESM loader).
+  // Ink's DEV=true (React DevTools, the only awaited imports) is off in this bundle whatever the
+  // environment says: a DEV=true left in a shell must not change what `open` loads.
+  { file: /ink[\\/]build[\\/]utils\.js$/, from: "process.env['DEV'] === 'true'", to: 'false', min: 1 },
+  { file: /ink[\\/]build[\\/]reconciler\.js$/, from: "await import('./devtools.js');", to: 'void 0;', min: 1 },
   { file: /ink[\\/]build[\\/]reconciler\.js$/, from: '? await loadPackageJson()', to: '? undefined', min: 1 },
   // yoga-layout awaits its wasm; emscripten's instantiateWasm hook lets it start synchronously.
   { file: /yoga-layout[\\/]dist[\\/]binaries[\\/]yoga-wasm-base64-esm\.js$/, from: /H="(data:application\/octet-stream;base64,[A-Za-z0-9+/=]+)"/, to: 'H=YOGA_WASM_DATA_URI', min: 1, hoist: (m) => `export const YOGA_WASM_DATA_URI = "${m[1]}";\n` },
