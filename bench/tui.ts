@@ -8,7 +8,8 @@
  * Run: node dist/bench/tui.js [--runs N]
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -29,10 +30,11 @@ function manifest(reason: string) {
 }
 
 function bundle(dir: string, name: string, reason: string, entries: Record<string, unknown>, raw: { name: string; data: Buffer }[] = []): string {
-  const files = [{ name: 'manifest.json', data: Buffer.from(JSON.stringify(manifest(reason))) }];
-  for (const [n, v] of Object.entries(entries)) files.push({ name: n, data: Buffer.from(JSON.stringify(v)) });
+  const files = Object.entries(entries).map(([n, v]) => ({ name: n, data: Buffer.from(JSON.stringify(v)) }));
+  // As the hook writes them: the manifest lists every entry, the heap snapshot comes last.
+  const listed = [...files, ...raw].map((f) => ({ name: f.name, size: f.data.length, sha256: createHash('sha256').update(f.data).digest('hex') }));
   const path = join(dir, name);
-  writeFileSync(path, createTarGz([...files, ...raw]));
+  writeFileSync(path, createTarGz([{ name: 'manifest.json', data: Buffer.from(JSON.stringify({ ...manifest(reason), files: listed })) }, ...files, ...raw]));
   return path;
 }
 
@@ -175,6 +177,7 @@ export async function runTui(runs = 7) {
   const keyFrames = renderMs.slice(-seq.length * 20);
   const keyStats = Object.fromEntries(Object.entries(keys).map(([k, v]) => [k, stats(v)]));
   const all = stats(Object.values(keys).flat());
+  rmSync(dir, { recursive: true, force: true });
   const firstMax = Math.max(...Object.values(first).map((s) => s.median));
   return {
     bench: 'tui',
@@ -211,6 +214,7 @@ if (require.main === module) {
     printJsonLine(r);
   }, (err) => {
     console.error(err);
-    process.exitCode = 1;
+    // A pty child may still be open: do not wait for it.
+    process.exit(1);
   });
 }

@@ -1,4 +1,6 @@
 /** Synthetic inputs for the UI tests: a bundle built in memory, a timeline with samples, a heap session. */
+import type { CoreView } from '../src/core/inspect';
+import { CoreStore, type CoreSession } from '../src/tui/core-session';
 import { summarize } from '../src/bundle/summary';
 import type { Bundle } from '../src/bundle/reader';
 import type { TimelineEvent } from '../src/bundle/types';
@@ -119,6 +121,38 @@ export class FakeHeapSession implements HeapSession {
   }
   async retainers(node: number): Promise<RetainerPath[]> {
     return [{ node, id: 1000, className: 'Order', steps: [{ node: 7, id: 77, className: 'Array', edge: '12', edgeType: 'element' }, { node: 8, id: 88, className: 'Object', edge: 'pendingOrders', edgeType: 'property' }] }];
+  }
+  async close() {}
+}
+
+/** What inspectCore answers for a core of a process blocked in renderInvoicePdf, gdb and the walker used. */
+export function syntheticCoreView(opts: { backends?: boolean } = {}): CoreView {
+  const on = opts.backends !== false;
+  return {
+    core: '/tmp/app.core', size: 75 * 1024 * 1024, pid: 4242, program: 'node', args: 'node /srv/app/server.js', node: 'v20.20.2', v8: '11.3.244.8',
+    isolate: '0x4067cce0', cEntryFpOffset: 384, nodeBinary: '/usr/bin/node', nodeBuildId: 'ebeaf2df', threads: 1, segments: 87, mappedFiles: 9,
+    backends: { gdb: on ? 'used' : 'not installed', llnode: 'not installed' },
+    nativeFrames: on ? [{ index: 0, pc: '0x1', function: 'uv__io_poll', file: '../deps/uv/src/unix/linux.c', line: 1368 }] : undefined,
+    stack: on ? [
+      { index: 0, kind: 'native', from: 'gdb', pc: '0x1', function: 'uv__io_poll', file: '../deps/uv/src/unix/linux.c', line: 1368 },
+      { index: 1, kind: 'native', from: 'gdb', pc: '0x2', function: 'node::SpinEventLoopInternal(node::Environment*)', library: '/usr/bin/node' },
+    ] : undefined,
+    jsStack: on
+      ? { frames: [{ index: 0, kind: 'js', function: 'renderInvoicePdf', script: '/srv/app/server.js', line: 7, fp: '0x7ffd0010' }, { index: 1, kind: 'js', function: 'Server.<anonymous>\x1b]0;pwned\x07', script: '/srv/app/server.js', line: 11, fp: '0x7ffd0090' }], start: 'c_entry_fp', cEntryFpOffset: 384, offsetSource: 'known', walkMs: 3, problems: [] }
+      : { frames: [], start: 'none', walkMs: 1, problems: ['JS frames: this node binary lacks V8 postmortem constants the walker needs: v8dbg_x'] },
+    problems: [],
+  };
+}
+
+/** A core inspection answering when told to. */
+export class FakeCoreSession extends CoreStore implements CoreSession {
+  started = 0;
+  constructor(readonly path = '/tmp/app.core') {
+    super();
+  }
+  start() {
+    this.started++;
+    if (this.getState().status === 'idle') this.set({ status: 'loading', seconds: 0 });
   }
   async close() {}
 }

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -18,8 +19,10 @@ const dir = tempDir('autopsy-tui-');
 /** The synthetic bundle as a real .tgz (manifest first), and unpacked as a folder. */
 function writeBundle(evil = false): { tgz: string; folder: string } {
   const b = syntheticBundle({ evil });
-  const files = [{ name: 'manifest.json', data: Buffer.from(JSON.stringify(b.manifest)) }];
-  for (const [name, v] of b.json) files.push({ name, data: Buffer.from(JSON.stringify(v)) });
+  const entries = [...b.json].map(([name, v]) => ({ name, data: Buffer.from(JSON.stringify(v)) }));
+  // As the writer does: the manifest lists every entry (open reads the JSON entries it lists).
+  const manifest = { ...b.manifest, files: entries.map((e) => ({ name: e.name, size: e.data.length, sha256: createHash('sha256').update(e.data).digest('hex') })) };
+  const files = [{ name: 'manifest.json', data: Buffer.from(JSON.stringify(manifest)) }, ...entries];
   const tgz = join(dir, `bundle${evil ? '-evil' : ''}.tgz`);
   writeFileSync(tgz, createTarGz(files));
   const folder = join(dir, `unpacked${evil ? '-evil' : ''}`);
@@ -48,12 +51,38 @@ describe('open without a terminal', () => {
     assert.match(r.stdout, /API_TOKEN=\[redacted\]/);
   });
 
+  it('reads only the front of a bundle: a heap entry cut short does not stop it opening', async () => {
+    // The JSON entries come before the snapshot; the snapshot is the worker's business, after the
+    // first frame. Random bytes do not compress, so cutting the archive in half cuts inside the heap.
+    const b = syntheticBundle();
+    const entries = [...b.json].map(([name, v]) => ({ name, data: Buffer.from(JSON.stringify(v)) }));
+    const heap = { name: 'heap/big.heapsnapshot.gz', data: randomBytes(2 * 1024 * 1024) };
+    const listed = [...entries, heap].map((e) => ({ name: e.name, size: e.data.length, sha256: '' }));
+    const whole = createTarGz([{ name: 'manifest.json', data: Buffer.from(JSON.stringify({ ...b.manifest, files: listed })) }, ...entries, heap]);
+    const cut = join(dir, 'cut-heap.tgz');
+    writeFileSync(cut, whole.subarray(0, whole.length >> 1));
+    const r = await runCli(['open', cut]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^uncaught-exception in billing@1\.2\.3/);
+    assert.match(r.stdout, /Caused by:\nDatabaseError: connection reset/);
+  });
+
+  it('a manifest that lists no files: the whole archive is read', async () => {
+    const b = syntheticBundle();
+    const files = [{ name: 'manifest.json', data: Buffer.from(JSON.stringify({ ...b.manifest, files: [] })) }, ...[...b.json].map(([name, v]) => ({ name, data: Buffer.from(JSON.stringify(v)) }))];
+    const tgz = join(dir, 'unlisted.tgz');
+    writeFileSync(tgz, createTarGz(files));
+    const r = await runCli(['open', tgz]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /Caused by:\nDatabaseError: connection reset/);
+  });
+
   it('bad input: one line on stderr, exit 1, no stack', async () => {
     const notBundle = join(dir, 'x.json');
     writeFileSync(notBundle, '{"hello": 1}');
     const trunc = join(dir, 'trunc.tgz');
     writeFileSync(trunc, Buffer.from([0x1f, 0x8b, 8, 0, 0, 0]));
-    for (const [input, re] of [[join(dir, 'missing.tgz'), /no such file/], [notBundle, /not a bundle, a heap snapshot or a diagnostic report/], [trunc, /bad bundle|truncated|unexpected end/i], [dir, /has no manifest\.json/]] as const) {
+    for (const [input, re] of [[join(dir, 'missing.tgz'), /no such file/], [notBundle, /not a bundle, a heap snapshot, a diagnostic report or a core file/], [trunc, /bad bundle|truncated|unexpected end/i], [dir, /has no manifest\.json/], [process.execPath, /is an ELF file but not a core/]] as const) {
       const r = await runCli(['open', input]);
       assert.equal(r.code, 1, `${input}: ${r.stderr}`);
       assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
@@ -139,6 +168,46 @@ describe('heap worker: diff of two snapshots', () => {
 });
 
 const hasTmux = spawnSync('tmux', ['-V']).status === 0;
+const hasGdb = spawnSync('gdb', ['--version'], { stdio: 'ignore' }).status === 0;
+const linuxX64 = process.platform === 'linux' && process.arch === 'x64';
+const hasAddon = linuxX64 && (require('../src/native') as typeof import('../src/native')).loadNative().loaded;
+const coreSkip = !hasAddon ? 'core dumps need Linux x64 and the native addon' : !hasGdb ? 'gdb not installed' : false;
+
+/**
+ * A core of a real process, taken while its main thread is blocked in renderInvoicePdf (no JIT
+ * activity then). The addon's thread may signal before the script has left writeCore (the core then
+ * shows that call, correctly): as test/core-walker.test.ts does, up to 3 cores are taken until the
+ * V8 walker sees renderInvoicePdf.
+ */
+let realCore: Promise<string> | undefined;
+function coreOfBusyProcess(): Promise<string> {
+  realCore ??= (async () => {
+    for (let attempt = 0; ; attempt++) {
+      const core = join(dir, `busy-${attempt}.core`);
+      const script = `const s = require(${JSON.stringify(require.resolve('../src/native'))}).loadNative();
+        const keep = setInterval(() => {}, 1000);
+        s.addon.writeCore({ path: ${JSON.stringify(core)}, note: 'node=' + process.version + '\\nexecPath=' + process.execPath + '\\nisolate=' + s.addon.mainIsolate + '\\n' }).then((r) => { console.log(JSON.stringify(r)); clearInterval(keep); });
+        function renderInvoicePdf() { Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 3000); }
+        renderInvoicePdf();`;
+      const r = await runNode('-e', { args: [script], timeoutMs: 120_000 });
+      assert.equal(JSON.parse(r.stdout).ok, true, r.stdout + r.stderr);
+      // The walker alone (no gdb on this PATH) says quickly where the thread was.
+      const j = await runCli(['core', core, '--json', '--no-objects'], { env: { PATH: '/nonexistent' }, timeoutMs: 60_000 });
+      if (/"function": "renderInvoicePdf"/.test(j.stdout) || attempt === 2) return core;
+    }
+  })();
+  return realCore;
+}
+
+describe('open a core without a terminal', { skip: coreSkip }, () => {
+  it('prints the stack view that `core` prints', async () => {
+    const core = await coreOfBusyProcess();
+    const r = await runCli(['open', core], { timeoutMs: 240_000 });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^core .*busy-\d\.core \(/);
+    assert.match(r.stdout, /^Main thread, (native|native and JS) frames \(gdb: used/m);
+  });
+});
 
 describe('open in a real terminal (tmux)', { skip: hasTmux ? false : 'tmux is not installed' }, () => {
   // One tmux server per test, on its own socket: never the user's server, and no kill/start race.
@@ -216,6 +285,44 @@ describe('open in a real terminal (tmux)', { skip: hasTmux ? false : 'tmux is no
     assert.doesNotMatch(s, /1 Overview/);
     assert.equal(tmux('display', '-p', '#{cursor_flag}').trim(), '1', 'cursor visible again');
     assert.doesNotMatch(tmux('display', '-p', '#{pane_title}'), /pwned/);
+  });
+
+  it('a core: "reading core..." first, then the stack from gdb and the V8 walker, the overview with the process', { skip: coreSkip }, async () => {
+    const core = await coreOfBusyProcess();
+    await open(core, 100, 30);
+    let s = capture();
+    assert.match(s, /reading core\.\.\. \d+ s|Main thread,/, 'the first frame does not wait for the inspection');
+    s = await waitFor(/Main thread, /, 240_000);
+    assert.match(s, /#0 /);
+    // Where the thread was blocked: below Atomics.wait's native frames, deeper than one screen.
+    const before = s;
+    tmux('send-keys', '/');
+    tmux('send-keys', '-l', 'renderInvoicePdf');
+    tmux('send-keys', 'Enter');
+    s = await waitFor(/search: "renderInvoicePdf"/);
+    assert.match(s, /#\d+ +(JS )?renderInvoicePdf/, `the JS function the thread was blocked in; before the search:\n${before}`);
+    tmux('send-keys', 'Escape');
+    // Esc and 1 in one read would be Alt-1: wait for the Esc to be handled first.
+    await waitFor(/\? help {2}q quit/);
+    tmux('send-keys', '1');
+    s = await waitFor(/^core dump busy-\d\.core of pid \d+/m);
+    assert.match(s, /^backends  gdb: used/m);
+    tmux('send-keys', 'q');
+    await waitFor(/EXITED:0/);
+    assert.equal(alt(), '0');
+  });
+
+  it('a core: q while it is being read quits at once and ends the debugger', { skip: coreSkip }, async () => {
+    const core = await coreOfBusyProcess();
+    await open(core, 100, 30);
+    const shPid = tmux('display', '-p', '#{pane_pid}').trim();
+    const node = execFileSync('pgrep', ['-P', shPid], { encoding: 'utf8' }).trim().split('\n')[0];
+    tmux('send-keys', 'q');
+    await waitFor(/EXITED:0/, 5000);
+    await sleep(300);
+    // Nothing started by that open is left: no inspection child, no gdb or lldb reading the core.
+    const left = spawnSync('pgrep', ['-a', '-f', `(core-process|gdb|lldb)[^ ]* .*${core.replace(/[.]/g, '\\.')}`], { encoding: 'utf8' }).stdout.trim();
+    assert.equal(left, '', `still running after quit (open was ${node}): ${left}`);
   });
 
   for (const [signal, code] of [['SIGTERM', 143], ['SIGINT', 130], ['SIGHUP', 129]] as const) {

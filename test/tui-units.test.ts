@@ -1,6 +1,7 @@
 /** The UI's pure modules: windowing, sparklines, keys, filtering, timeline data, findings, report sections, rows. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { coreHeadline, coreOverviewRows, coreStackRows, loadingLine, noBackendLine } from '../src/tui/core-rows';
 import { filterIndices, nextSort, sortClasses } from '../src/tui/filter';
 import { findings } from '../src/tui/findings';
 import { bytes, clock, fit, ms, rule, signed } from '../src/tui/format';
@@ -12,7 +13,7 @@ import { excerptFor, frameText, localsFor, stackRows } from '../src/tui/stack-ro
 import { themeFor } from '../src/tui/theme';
 import { cleanEvents, eventLine, eventText, marksOf, seriesOf, slopePerMinute, spanOf } from '../src/tui/timeline-data';
 import { clampCursor, moveCursor, START, visibleRange, windowFor } from '../src/tui/windowing';
-import { FakeHeapSession, syntheticBundle, syntheticEvents, syntheticModel, T0 } from './tui-fixtures';
+import { FakeHeapSession, syntheticBundle, syntheticCoreView, syntheticEvents, syntheticModel, T0 } from './tui-fixtures';
 
 describe('windowing', () => {
   it('windowFor keeps the selection visible, moving as little as possible', () => {
@@ -251,5 +252,42 @@ describe('objects rows', () => {
     const rows = retainerRows(await heap.retainers(5));
     assert.deepEqual(rows.map((r) => r.node), [5, 7, 8]);
     assert.equal(rows[1].text, '  ← [12] in Array @77');
+  });
+});
+
+describe('core rows', () => {
+  it('loadingLine counts seconds; noBackendLine only when no backend gave a frame', () => {
+    assert.equal(loadingLine({ status: 'loading', seconds: 4 }), 'reading core... 4 s (gdb: native frames; V8 walker, llnode: JS frames)');
+    assert.equal(noBackendLine(syntheticCoreView()), undefined);
+    assert.equal(noBackendLine(syntheticCoreView({ backends: false })), 'no stack backend: install gdb for native frames or llnode for JS frames');
+    assert.ok(noBackendLine(syntheticCoreView({ backends: false }))!.length <= 78, 'fits 80 columns with "- "');
+  });
+
+  it('coreHeadline: the first named JS frame, else the top native frame', () => {
+    assert.equal(coreHeadline(syntheticCoreView()), 'main thread in JS: renderInvoicePdf (/srv/app/server.js:7)');
+    const v = syntheticCoreView();
+    v.jsStack!.frames = [];
+    assert.equal(coreHeadline(v), 'main thread in native code: uv__io_poll');
+    assert.equal(coreHeadline(syntheticCoreView({ backends: false })), undefined);
+  });
+
+  it('coreStackRows: loading, error, then gdb frames and walker frames with their detail', () => {
+    assert.deepEqual(coreStackRows({ status: 'idle' }).map((r) => r.kind), ['note']);
+    assert.equal(coreStackRows({ status: 'error', error: 'x is not a core file' })[0].text, 'x is not a core file');
+    const rows = coreStackRows({ status: 'ready', view: syntheticCoreView() });
+    assert.deepEqual(rows.map((r) => r.kind), ['header', 'frame', 'frame', 'header', 'frame', 'frame']);
+    assert.equal(rows[1].dim, true);
+    assert.deepEqual(rows[1].detail!.slice(0, 2), ['native frame #0, from gdb', 'function  uv__io_poll']);
+    assert.equal(rows[4].text, '  #0   renderInvoicePdf  /srv/app/server.js:7');
+    assert.ok(!rows[4].dim);
+  });
+
+  it('coreOverviewRows: the size before the inspection, the process facts after it', () => {
+    const t = themeFor({});
+    assert.deepEqual(coreOverviewRows('a.core', 2 * 1024 * 1024, { status: 'loading', seconds: 1 }, t).map((r) => r.text).slice(-1), ['core      2.0 MB apparent']);
+    const texts = coreOverviewRows('a.core', 0, { status: 'ready', view: syntheticCoreView() }, t).map((r) => r.text);
+    assert.equal(texts[0], 'core dump a.core of pid 4242 (node v20.20.2)');
+    assert.ok(texts.includes('isolate   0x4067cce0, c_entry_fp at isolate+384'));
+    assert.ok(texts.includes('runtime   node v20.20.2, V8 11.3.244.8'));
   });
 });

@@ -8,10 +8,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { App, HELP } from '../src/tui/app';
 import { loadInk } from '../src/tui/ink-runtime';
+import type { CoreSession } from '../src/tui/core-session';
 import type { HeapSession } from '../src/tui/heap-session';
 import type { UiModel } from '../src/tui/model';
 import { themeFor } from '../src/tui/theme';
-import { FakeHeapSession, syntheticModel } from './tui-fixtures';
+import { FakeCoreSession, FakeHeapSession, syntheticCoreView, syntheticModel } from './tui-fixtures';
 
 type Lib = typeof import('ink-testing-library', { with: { 'resolution-mode': 'import' } });
 let lib: Lib;
@@ -28,10 +29,10 @@ after(() => {
 const KEY = { down: '\x1b[B', up: '\x1b[A', pgdn: '\x1b[6~', pgup: '\x1b[5~', esc: '\x1b', enter: '\r', tab: '\t', shiftTab: '\x1b[Z', ctrlC: '\x03' };
 const tick = (ms = 15) => new Promise((r) => setTimeout(r, ms));
 
-async function mount(opts: { model?: UiModel; heap?: HeapSession; columns?: number; rows?: number; view?: number; env?: NodeJS.ProcessEnv } = {}) {
+async function mount(opts: { model?: UiModel; heap?: HeapSession; core?: CoreSession; columns?: number; rows?: number; view?: number; env?: NodeJS.ProcessEnv } = {}) {
   let quits = 0;
   const r = lib.render(
-    <App model={opts.model ?? syntheticModel()} heap={opts.heap} theme={themeFor(opts.env ?? {})} columns={opts.columns ?? 80} rows={opts.rows ?? 24} initialView={opts.view} onQuit={() => quits++} />,
+    <App model={opts.model ?? syntheticModel()} heap={opts.heap} core={opts.core} theme={themeFor(opts.env ?? {})} columns={opts.columns ?? 80} rows={opts.rows ?? 24} initialView={opts.view} onQuit={() => quits++} />,
   );
   mounted.push(r);
   await tick();
@@ -312,5 +313,65 @@ describe('tui: Objects view', () => {
   it('says so when the input has no heap snapshot', async () => {
     const ui = await mount({ view: 2 });
     assert.match(plain(ui.frame()), /No heap snapshot in this input/);
+  });
+});
+
+describe('tui: a core', () => {
+  const model: UiModel = { title: 'app.core', kind: 'core', events: [], heaps: [], core: { path: '/tmp/app.core', size: 75 * 1024 * 1024 } };
+
+  it('the first frame says the core is being read; the inspection starts after it', async () => {
+    const core = new FakeCoreSession();
+    const ui = await mount({ model, core, view: 1 });
+    assert.match(plain(ui.frame()), /reading core\.\.\. 0 s \(gdb: native frames; V8 walker, llnode: JS frames\)/);
+    await ui.until(/reading core/);
+    await tick(60);
+    assert.equal(core.started, 1);
+    core.set({ status: 'loading', seconds: 3 });
+    assert.match(plain(await ui.until(/reading core\.\.\. 3 s/)), /reading core\.\.\. 3 s/);
+  });
+
+  it('Stack: native frames (gdb) and JS frames (V8 walker); the detail pane describes the selected frame', async () => {
+    const core = new FakeCoreSession();
+    const ui = await mount({ model, core, view: 1, columns: 120 });
+    core.set({ status: 'ready', view: syntheticCoreView() });
+    let f = plain(await ui.until(/renderInvoicePdf/));
+    assert.match(f, /Main thread, native frames \(gdb: used, llnode: not installed\)/);
+    assert.match(f, /#0 {3}C {2}uv__io_poll {2}\.\.\/deps\/uv\/src\/unix\/linux\.c:1368/);
+    assert.match(f, /Main thread, JS frames \(V8 metadata walker, from c_entry_fp at isolate\+384 \(known\)\)/);
+    assert.match(f, /#0 {3}renderInvoicePdf {2}\/srv\/app\/server\.js:7/);
+    assert.match(f, /Server\.<anonymous>\\x1b\]0;pwned/, 'names from the core are drawn escaped');
+    assert.match(selected(ui.frame()) ?? '', /uv__io_poll/, 'starts on the first frame');
+    assert.match(f, /native frame #0, from gdb/);
+    for (let i = 0; i < 6 && !/JS frame #0, from the V8 walker/.test(f); i++) f = plain(await ui.press(KEY.down));
+    assert.match(f, /script {4}\/srv\/app\/server\.js/);
+    assert.match(f, /defined {3}line 7/);
+  });
+
+  it('Overview: the headline and the process facts from the core notes', async () => {
+    const core = new FakeCoreSession();
+    const ui = await mount({ model, core });
+    core.set({ status: 'ready', view: syntheticCoreView() });
+    const f = plain(await ui.until(/main thread in JS/));
+    assert.match(f, /core dump app\.core of pid 4242 \(node v20\.20\.2\)/);
+    assert.match(f, /- main thread in JS: renderInvoicePdf \(\/srv\/app\/server\.js:7\)/);
+    assert.match(f, /process {3}pid 4242  node \/srv\/app\/server\.js/);
+    assert.match(f, /binary {4}\/usr\/bin\/node \(build-id ebeaf2df\)/);
+    assert.match(f, /core {6}75\.0 MB apparent, 1 thread, 87 segments, 9 mapped files/);
+    assert.match(f, /backends  gdb: used, llnode: not installed, V8 walker: 2 frames/);
+  });
+
+  it('no backend: one clear line in the Overview and the Stack; an inspection error likewise', async () => {
+    const core = new FakeCoreSession();
+    const ui = await mount({ model, core, view: 1 });
+    core.set({ status: 'ready', view: syntheticCoreView({ backends: false }) });
+    let f = plain(await ui.until(/no stack backend/));
+    assert.match(f, /^no stack backend: install gdb for native frames or llnode for JS frames$/m, 'whole, at 80 columns');
+    assert.match(f, /^note: JS frames: this node binary lacks V8 postmortem constants/m);
+    f = plain(await ui.press('1'));
+    assert.match(f, /^- no stack backend: install gdb for native frames or llnode for JS frames$/m);
+    const bad = new FakeCoreSession();
+    const ui2 = await mount({ model, core: bad, view: 1 });
+    bad.set({ status: 'error', error: '/tmp/app.core is not a core file (not an ELF file)' });
+    assert.match(plain(await ui2.until(/not a core file/)), /not a core file \(not an ELF file\)/);
   });
 });

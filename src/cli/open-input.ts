@@ -1,14 +1,16 @@
 /**
  * Decodes what `open` was given into the UI's model, before any terminal state changes: a bundle
- * (.tgz), an unpacked bundle folder, a heap snapshot (.heapsnapshot[.gz]) or a diagnostic report
- * (.json). Bad input is a one-line BundleFormatError; the heap itself is parsed later, in a worker.
+ * (.tgz), an unpacked bundle folder, a heap snapshot (.heapsnapshot[.gz]), a diagnostic report
+ * (.json) or an ELF core file. Bad input is a one-line BundleFormatError; the heap is parsed later,
+ * and the core inspected later, in workers.
  */
 import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 import { readBundle, type Bundle } from '../bundle/reader';
 import { summarize } from '../bundle/summary';
-import { BundleFormatError, type TarEntry } from '../bundle/tar';
+import { BundleFormatError, openTarGzEntry, type TarEntry } from '../bundle/tar';
 import { FORMAT_NAME, FORMAT_VERSION, type Manifest } from '../bundle/types';
+import { ElfError, ET_CORE, readHeaders, withFile } from '../native/elf';
 import type { HeapSource, UiModel } from '../tui/model';
 import { cleanEvents } from '../tui/timeline-data';
 import { safeLine } from './sanitize';
@@ -64,6 +66,60 @@ function readFolder(dir: string): Bundle {
   return { path: dir, manifest, entries, json };
 }
 
+/** One entry of a .tgz, read up to `max` bytes; the archive is decompressed only up to its end. */
+async function readEntry(path: string, name: string, max: number): Promise<Buffer> {
+  const stream = (await openTarGzEntry(path, name, { maxLoadBytes: max })) as NodeJS.ReadableStream & { destroy(): void };
+  const parts: Buffer[] = [];
+  let n = 0;
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    n += chunk.length;
+    if (n > max) {
+      stream.destroy();
+      throw new BundleFormatError(`bad bundle: ${name} is larger than 64 MiB`);
+    }
+    parts.push(chunk);
+  }
+  return Buffer.concat(parts, n);
+}
+
+/**
+ * A bundle's manifest and JSON entries, read from the front of the archive: the heap snapshots that
+ * follow them are neither decompressed nor hashed before the first frame (a 1 GB snapshot would take
+ * seconds). `verify` checks checksums; the heap worker reads its entry when it starts.
+ */
+async function readBundleHead(path: string): Promise<Bundle> {
+  let head: Buffer;
+  try {
+    head = await readEntry(path, 'manifest.json', MAX_JSON_BYTES);
+  } catch (err) {
+    if (err instanceof BundleFormatError && err.message.includes('no entry')) throw new BundleFormatError(`bad bundle: ${path} has no manifest.json (is it an autopsy-ts bundle?)`);
+    throw err;
+  }
+  const manifest = parseJson('manifest.json', head) as Manifest;
+  if (!manifest || typeof manifest !== 'object' || manifest.format !== FORMAT_NAME) throw new BundleFormatError(`bad bundle: manifest.json does not describe an ${FORMAT_NAME}`);
+  if (typeof manifest.formatVersion !== 'number' || manifest.formatVersion > FORMAT_VERSION) throw new BundleFormatError(`bundle format version ${String(manifest.formatVersion).slice(0, 20)} is newer than this autopsy-ts reads (${FORMAT_VERSION}); upgrade autopsy-ts`);
+  if (!Array.isArray(manifest.files)) throw new BundleFormatError('bad bundle: manifest.json has no file list');
+  // A manifest that lists nothing (made by hand): read the whole archive to see what is there.
+  if (!manifest.files.length) return readBundle(path);
+  const entries = new Map<string, TarEntry>();
+  const json = new Map<string, unknown>();
+  for (const f of manifest.files) {
+    if (!f || typeof f.name !== 'string') continue;
+    entries.set(f.name, { name: f.name, size: Number(f.size) || 0, sha256: String(f.sha256 ?? '') });
+    if (!f.name.endsWith('.json') || f.name.includes('/')) continue;
+    let data: Buffer;
+    try {
+      data = await readEntry(path, f.name, MAX_JSON_BYTES);
+    } catch (err) {
+      // Listed but not in the archive: open what is there (verify names the damage).
+      if (err instanceof BundleFormatError && err.message.includes('no entry')) continue;
+      throw err;
+    }
+    json.set(f.name, parseJson(f.name, data));
+  }
+  return { path, manifest, entries, json };
+}
+
 function bundleModel(b: Bundle, folder: boolean): UiModel {
   const summary = summarize(b);
   const t = b.json.get('timeline.json') as { events?: unknown } | unknown[] | undefined;
@@ -72,6 +128,19 @@ function bundleModel(b: Bundle, folder: boolean): UiModel {
   const heaps: HeapSource[] = names.map((n) => (folder ? { path: join(b.path, n), label: n } : { path: b.path, entry: n, label: n }));
   const report = b.json.get('report.json');
   return { title: basename(b.path), kind: 'bundle', summary, report: report && typeof report === 'object' ? (report as Record<string, unknown>) : undefined, events, heaps };
+}
+
+/** An ELF file: only a core is accepted (its headers are read now, its stacks after the first frame). */
+function coreModel(path: string, size: number): UiModel {
+  let type: number;
+  try {
+    type = withFile(path, (read) => readHeaders(read).type);
+  } catch (err) {
+    if (err instanceof ElfError) throw new BundleFormatError(`${safeLine(path)} is not a core file (${safeLine(err.message)})`);
+    throw err;
+  }
+  if (type !== ET_CORE) throw new BundleFormatError(`${safeLine(path)} is an ELF file but not a core (open takes a core, a bundle, a heap snapshot or a diagnostic report)`);
+  return { title: basename(path), kind: 'core', events: [], heaps: [], core: { path, size } };
 }
 
 export async function openInput(path: string, diff?: string): Promise<UiModel> {
@@ -87,20 +156,22 @@ export async function openInput(path: string, diff?: string): Promise<UiModel> {
   else if (/\.heapsnapshot(\.gz)?$/i.test(path)) model = { title: basename(path), kind: 'snapshot', events: [], heaps: [{ path, label: basename(path) }] };
   else {
     const magic = head(path, 64);
-    if (magic[0] === 0x1f && magic[1] === 0x8b) model = bundleModel(await readBundle(path), false);
+    if (magic[0] === 0x1f && magic[1] === 0x8b) model = bundleModel(await readBundleHead(path), false);
+    else if (magic.subarray(0, 4).toString('latin1') === '\x7fELF') model = coreModel(path, st.size);
     else if (magic.toString('utf8').trimStart().startsWith('{')) {
       if (/^\s*\{\s*"snapshot"/.test(magic.toString('utf8'))) model = { title: basename(path), kind: 'snapshot', events: [], heaps: [{ path, label: basename(path) }] };
       else {
         if (st.size > MAX_JSON_BYTES) throw new BundleFormatError(`${safeLine(path)} is larger than 64 MiB`);
         const r = parseJson(basename(path), readFileSync(path)) as Record<string, unknown>;
         if (!r || typeof r !== 'object' || !r.header || typeof (r.header as Record<string, unknown>).reportVersion !== 'number') {
-          throw new BundleFormatError(`${safeLine(path)} is not a bundle, a heap snapshot or a diagnostic report`);
+          throw new BundleFormatError(`${safeLine(path)} is not a bundle, a heap snapshot, a diagnostic report or a core file`);
         }
         model = { title: basename(path), kind: 'report', report: r, events: [], heaps: [] };
       }
-    } else throw new BundleFormatError(`${safeLine(path)} is not a bundle, a heap snapshot or a diagnostic report`);
+    } else throw new BundleFormatError(`${safeLine(path)} is not a bundle, a heap snapshot, a diagnostic report or a core file`);
   }
   if (diff) {
+    if (model.kind === 'core') throw new BundleFormatError('--diff compares heap snapshots; a core has none');
     try {
       statSync(diff);
     } catch {

@@ -20,6 +20,20 @@ export interface OpenOptions {
   view?: number;
 }
 
+/**
+ * V8's code cache for the modules loaded from here on (Ink's bundle, React, the views): Node >= 22.1
+ * has it built in (node:module enableCompileCache, kept in the OS temp folder). Node 20 has no such
+ * API; there this does nothing.
+ */
+function enableCompileCache(): void {
+  const mod = require('node:module') as { enableCompileCache?: () => unknown };
+  try {
+    mod.enableCompileCache?.();
+  } catch {
+    // a read-only temp folder: start without the cache
+  }
+}
+
 function plainSummary(m: UiModel): string {
   if (m.summary) return formatText(m.summary);
   if (m.kind === 'report') {
@@ -33,7 +47,11 @@ function plainSummary(m: UiModel): string {
 export async function openCommand(path: string, opts: OpenOptions = {}): Promise<void> {
   const model = await openInput(path, opts.diff);
   if (!process.stdout.isTTY || !process.stdin.isTTY) {
-    if (model.kind === 'snapshot') {
+    if (model.kind === 'core') {
+      // What `autopsy-ts core` prints (without llnode's object scan), or its one-line refusal.
+      const { coreCommand } = require('./core') as typeof import('./core');
+      process.stdout.write(coreCommand(model.core!.path, { objects: false }));
+    } else if (model.kind === 'snapshot') {
       const { heapCommand } = await import('./heap.js');
       process.stdout.write(await heapCommand(model.heaps[0].path, { top: 30, diff: model.heaps[1]?.path }));
     } else process.stdout.write(plainSummary(model));
@@ -48,20 +66,25 @@ export async function openCommand(path: string, opts: OpenOptions = {}): Promise
   // any CI_* variable). Here stdin and stdout are a terminal, so someone is looking: a CI=true inherited
   // from a build shell must not leave them a blank screen (seen in .ci/run's tmux test).
   for (const k of Object.keys(process.env)) if (k === 'CI' || k === 'CONTINUOUS_INTEGRATION' || k.startsWith('CI_')) delete process.env[k];
-  const [{ createElement }, { loadInk }, { SizedApp }, { themeFor }, { WorkerHeapSession }] = await Promise.all([
-    import('react'),
-    import('../tui/ink-runtime.js'),
-    import('../tui/app.js'),
-    import('../tui/theme.js'),
-    import('../tui/heap-session.js'),
-  ]);
+  enableCompileCache();
+  // require(), not import(): a CommonJS module imported from ESM is first scanned by cjs-module-lexer
+  // for its export names (~30 ms of CPU here for React and the views). Only Ink needs import().
+  const { createElement } = require('react') as typeof import('react');
+  const { loadInk } = require('../tui/ink-runtime') as typeof import('../tui/ink-runtime');
+  const { SizedApp } = require('../tui/app') as typeof import('../tui/app');
+  const { themeFor } = require('../tui/theme') as typeof import('../tui/theme');
+  const { WorkerHeapSession } = require('../tui/heap-session') as typeof import('../tui/heap-session');
+  const { ProcessCoreSession } = require('../tui/core-session') as typeof import('../tui/core-session');
   const ink = await loadInk({ bundled: true });
   const heap = model.heaps.length ? new WorkerHeapSession(model.heaps) : undefined;
+  const core = model.core ? new ProcessCoreSession(model.core.path) : undefined;
 
   let restored = false;
   const restore = () => {
     if (restored) return;
     restored = true;
+    // gdb or lldb may still be reading the core: a signal must not leave them behind.
+    void core?.close();
     try {
       if (process.stdin.isTTY) process.stdin.setRawMode(false);
     } catch {
@@ -76,12 +99,12 @@ export async function openCommand(path: string, opts: OpenOptions = {}): Promise
   const removeExitHandler = onExit(() => restore(), { alwaysLast: true });
   process.stdout.write(ENTER_ALT);
   try {
-    const initialView = opts.view ? opts.view - 1 : model.kind === 'snapshot' ? 2 : model.kind === 'report' ? 4 : 0;
+    const initialView = opts.view ? opts.view - 1 : model.kind === 'snapshot' ? 2 : model.kind === 'report' ? 4 : model.kind === 'core' ? 1 : 0;
     const metricsFile = process.env.AUTOPSY_TUI_METRICS;
     const metrics: number[] | undefined = metricsFile ? [] : undefined;
     let first: { sinceStartMs: number; cpuMs: number } | undefined;
     let quit = () => {};
-    const app = ink.render(createElement(SizedApp, { model, heap, theme: themeFor(process.env), initialView, onQuit: () => quit() }), {
+    const app = ink.render(createElement(SizedApp, { model, heap, core, theme: themeFor(process.env), initialView, onQuit: () => quit() }), {
       exitOnCtrlC: false,
       patchConsole: true,
       maxFps: 60,
@@ -99,6 +122,7 @@ export async function openCommand(path: string, opts: OpenOptions = {}): Promise
     if (metricsFile && metrics) writeFileSync(metricsFile, JSON.stringify({ first, renderMs: metrics }));
   } finally {
     await heap?.close();
+    await core?.close();
     restore();
     removeExitHandler();
   }

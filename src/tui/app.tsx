@@ -1,9 +1,11 @@
 /**
  * The application frame: tab line, the active view, a status/search line, the help overlay, and the
- * single key dispatcher. All five views stay mounted (inactive ones with display="none") so that a
- * view keeps its cursor and drill-down when the user switches away and back.
+ * single key dispatcher. A view is mounted the first time it is shown (the first frame builds only
+ * one) and then stays mounted, hidden with display="none", so that it keeps its cursor and drill-down
+ * when the user switches away and back.
  */
 import { useEffect, useRef, useState } from 'react';
+import type { CoreSession } from './core-session';
 import type { HeapSession } from './heap-session';
 import { inkApi } from './ink-runtime';
 import { editQuery, isMoveOnly, parseKeys, splitKeys, type Action, type KeyItem } from './keys';
@@ -39,6 +41,7 @@ export const HELP = [
 export interface AppProps {
   model: UiModel;
   heap?: HeapSession;
+  core?: CoreSession;
   theme: Theme;
   /** Terminal size; the root is kept one row short of it (Ink 6 redraws the whole screen at full height). */
   columns: number;
@@ -54,21 +57,27 @@ export function App(props: AppProps) {
   const [help, setHelp] = useState(false);
   const [editing, setEditing] = useState(false);
   const [queries, setQueries] = useState<string[]>(['', '', '', '', '']);
+  const seen = useRef<boolean[]>([false, false, false, false, false]).current;
+  seen[view] = true;
   const handler = useRef<KeyRef>({ current: null, version: 0 }).current;
 
-  // The heap worker starts after the first frame is out: the first screen never waits for a snapshot.
+  // The heap worker and the core inspection start after the first frame is out: the first screen
+  // never waits for a snapshot or a debugger.
   // Then, idle, the first non-ASCII text (the status line's "·"): Ink's string-width compiles its
   // emoji regex and loads ICU's segmenter on first use (~100 ms of CPU). The first screen is ASCII so
   // that this cost comes after it, not before.
   const [warm, setWarm] = useState(false);
   useEffect(() => {
-    const timer = setTimeout(() => props.heap?.start(), 30);
+    const timer = setTimeout(() => {
+      props.heap?.start();
+      props.core?.start();
+    }, 30);
     const warmTimer = setTimeout(() => setWarm(true), 60);
     return () => {
       clearTimeout(timer);
       clearTimeout(warmTimer);
     };
-  }, [props.heap]);
+  }, [props.heap, props.core]);
 
   // Refs mirror the state: keys are handled from a queue, between renders, and must see the newest.
   const live = useRef({ view, editing, queries, help });
@@ -157,7 +166,7 @@ export function App(props: AppProps) {
   // Only the active view registers a key handler; it is set again on every render.
   handler.current = null;
   handler.version++;
-  const viewProps = (i: number): ViewProps => ({ model, heap: props.heap, width, height: bodyH, active: !help && !editing && i === view, query: queries[i], setQuery: (q: string) => setQueries((qs) => qs.map((x, k) => (k === i ? q : x))), theme: t });
+  const viewProps = (i: number): ViewProps => ({ model, heap: props.heap, core: props.core, width, height: bodyH, active: !help && !editing && i === view, query: queries[i], setQuery: (q: string) => setQueries((qs) => qs.map((x, k) => (k === i ? q : x))), theme: t });
 
   return (
     <KeyContext.Provider value={handler}>
@@ -175,11 +184,13 @@ export function App(props: AppProps) {
             {HELP.slice(0, bodyH - 1).map((h) => <Line key={h} text={h} theme={t} />)}
           </Box>
         ) : null}
-        {COMPONENTS.map((C, i) => (
-          <Box key={i} display={!help && i === view ? 'flex' : 'none'} height={bodyH} flexDirection="column">
-            <C {...viewProps(i)} />
-          </Box>
-        ))}
+        {COMPONENTS.map((C, i) =>
+          seen[i] ? (
+            <Box key={i} display={!help && i === view ? 'flex' : 'none'} height={bodyH} flexDirection="column">
+              <C {...viewProps(i)} />
+            </Box>
+          ) : null,
+        )}
         <Line text={status} style={{ color: editing ? t.accent : t.dim }} theme={t} />
       </Box>
     </KeyContext.Provider>

@@ -15,7 +15,7 @@ export interface HeapSource {
 export interface UiModel {
   /** The file or folder opened, for the title line. */
   title: string;
-  kind: 'bundle' | 'snapshot' | 'report';
+  kind: 'bundle' | 'snapshot' | 'report' | 'core';
   /** The bundle's summary (kind 'bundle'). */
   summary?: Summary;
   /** A diagnostic report: report.json of a bundle, or the file opened. */
@@ -24,6 +24,8 @@ export interface UiModel {
   events: TimelineEvent[];
   /** Heap snapshots available, in bundle order; two or more allow the diff mode. */
   heaps: HeapSource[];
+  /** An ELF core file (kind 'core'): inspected in a worker after the first frame (core-session.ts). */
+  core?: { path: string; size: number };
 }
 
 /** Facts the heap worker found, for the Overview's findings once parsing is done. */

@@ -1,6 +1,8 @@
 /** View 1: what happened. Headline, findings, the error chain's heads, process facts. */
 import { useMemo, useSyncExternalStore } from 'react';
 import type { ErrorRecord } from '../bundle/types';
+import { coreOverviewRows } from './core-rows';
+import type { CoreState } from './core-session';
 import { findings } from './findings';
 import { filterIndices } from './filter';
 import { bytes, count } from './format';
@@ -13,6 +15,7 @@ import { useViewKeys } from './view-keys';
 import type { ViewProps } from './view-props';
 
 const IDLE: HeapState = { status: 'idle' };
+const CORE_IDLE: CoreState = { status: 'idle' };
 const noop = () => () => {};
 
 function errorHeads(e: ErrorRecord | undefined, out: string[], depth = 0): void {
@@ -80,7 +83,11 @@ export function overviewRows(p: Pick<ViewProps, 'model' | 'theme'>, heap: HeapSt
 export function OverviewView(p: ViewProps) {
   const { Box } = inkApi();
   const heap = useSyncExternalStore(p.heap?.subscribe ?? noop, p.heap?.getState ?? (() => IDLE));
-  const rows = useMemo(() => overviewRows(p, heap), [p.model, p.theme, heap]);
+  const core = useSyncExternalStore(p.core?.subscribe ?? noop, p.core?.getState ?? (() => CORE_IDLE));
+  const rows = useMemo(
+    () => (p.model.kind === 'core' ? coreOverviewRows(p.model.title, p.model.core?.size ?? 0, core, p.theme) : overviewRows(p, heap)),
+    [p.model, p.theme, heap, core],
+  );
   const shown = useMemo(() => filterIndices(rows.length, (i) => rows[i].text, p.query), [rows, p.query]);
   const list = useList(shown.length, p.height);
   useViewKeys(p.active, list.move);

@@ -12,6 +12,10 @@ export interface StackRow {
   text: string;
   kind: 'header' | 'frame' | 'note';
   frame?: Frame;
+  /** Drawn faint (native frames of a core). */
+  dim?: boolean;
+  /** The detail pane's lines when there is no source frame (a core's frames). */
+  detail?: string[];
 }
 
 export function frameText(f: Frame, cwd: string): string {

@@ -1,5 +1,7 @@
 /** View 2: frames (error chain and thread stack), with the selected frame's code and locals below. */
-import { useMemo } from 'react';
+import { useEffect, useMemo, useSyncExternalStore } from 'react';
+import { coreStackRows } from './core-rows';
+import type { CoreState } from './core-session';
 import { filterIndices } from './filter';
 import { rule } from './format';
 import { inkApi } from './ink-runtime';
@@ -9,16 +11,26 @@ import { useList } from './use-list';
 import { useViewKeys } from './view-keys';
 import type { ViewProps } from './view-props';
 
+const CORE_IDLE: CoreState = { status: 'idle' };
+const noop = () => () => {};
+
 export function StackView(p: ViewProps) {
   const { Box } = inkApi();
   const t = p.theme;
-  const rows = useMemo(() => stackRows(p.model), [p.model]);
+  // A core's frames come from its inspection, after the first frame; a bundle's are in the model.
+  const core = useSyncExternalStore(p.core?.subscribe ?? noop, p.core?.getState ?? (() => CORE_IDLE));
+  const rows = useMemo(() => (p.model.kind === 'core' ? coreStackRows(core) : stackRows(p.model)), [p.model, core]);
   const shown = useMemo(() => filterIndices(rows.length, (i) => rows[i].text, p.query), [rows, p.query]);
   const listHeight = Math.max(3, Math.floor((p.height - 1) / 2));
   const detailHeight = Math.max(0, p.height - listHeight - 1);
   // Start on the first frame, not on the chain's header line.
   const list = useList(shown.length, listHeight, Math.max(0, rows.findIndex((r) => r.kind === 'frame')));
   useViewKeys(p.active, list.move);
+  // A core's frames arrive after the first frame: then start on the first of them.
+  const firstFrame = rows.findIndex((r) => r.kind === 'frame');
+  useEffect(() => {
+    if (p.model.kind === 'core' && core.status === 'ready' && firstFrame >= 0 && !p.query) list.select(firstFrame);
+  }, [core.status]);
 
   const row = shown.length ? rows[shown[list.cursor.selected]] : undefined;
   const f = row?.frame;
@@ -42,8 +54,9 @@ export function StackView(p: ViewProps) {
       detail.push({ text: `${n === f!.line ? '>' : ' '} ${String(n).padStart(width)} | ${text}`, bold: n === f!.line, color: n === f!.line ? t.warn : undefined });
     });
   } else if (f) detail.push({ text: f.file ? 'no code excerpt in the bundle for this frame' : '', color: t.dim });
+  else if (row?.detail) detail.push(...row.detail.map((text) => ({ text })));
   detail.push(...localLines);
-  const title = f ? `${f.function || '<anonymous>'}${f.file ? `  ${f.file}:${f.line}` : ''}` : row ? row.text.trim() : 'no frame selected';
+  const title = f ? `${f.function || '<anonymous>'}${f.file ? `  ${f.file}:${f.line}` : ''}` : row && row.kind !== 'note' ? row.text.trim() : 'no frame selected';
 
   return (
     <Box flexDirection="column" height={p.height}>
@@ -58,7 +71,7 @@ export function StackView(p: ViewProps) {
           const r = rows[shown[i]];
           const fr = r.frame;
           const faint = fr && fr.origin && fr.origin !== 'app';
-          return { text: r.text, style: r.kind === 'header' ? { bold: true, color: t.bad } : faint ? { color: t.dim, dim: true } : undefined };
+          return { text: r.text, style: r.kind === 'header' ? { bold: true, color: t.bad } : faint || r.dim ? { color: t.dim, dim: true } : undefined };
         }}
       />
       <Line text={rule(title, p.width)} style={{ color: t.dim }} theme={t} width={p.width} />

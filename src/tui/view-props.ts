@@ -1,3 +1,4 @@
+import type { CoreSession } from './core-session';
 import type { HeapSession } from './heap-session';
 import type { UiModel } from './model';
 import type { Theme } from './theme';
@@ -6,6 +7,8 @@ import type { Theme } from './theme';
 export interface ViewProps {
   model: UiModel;
   heap?: HeapSession;
+  /** The core inspection, when the input is a core. */
+  core?: CoreSession;
   width: number;
   height: number;
   active: boolean;
