@@ -221,13 +221,13 @@ struct NoteBuf {
   }
 };
 
-void FillPrstatus(elf_prstatus* st, const CorePlan* plan, const ucontext_t* uc, unsigned long fs_base) {
+void FillPrstatus(elf_prstatus* st, const CorePlan* plan, const ucontext_t* uc, unsigned long fs_base, int cursig, int si_code) {
   memset(st, 0, sizeof *st);
-  // SIGSTOP, as gdb's gcore: lldb hangs on a core whose signal is a real-time one.
-  st->pr_info.si_signo = SIGSTOP;
-  st->pr_cursig = SIGSTOP;
+  st->pr_info.si_signo = cursig;
+  st->pr_info.si_code = si_code;
+  st->pr_cursig = (short)cursig;
   memcpy(&st->pr_sighold, &uc->uc_sigmask, sizeof st->pr_sighold);
-  st->pr_pid = plan->pid;
+  st->pr_pid = plan->tid ? plan->tid : plan->pid;
   st->pr_ppid = plan->ppid;
   st->pr_pgrp = plan->pgrp;
   st->pr_sid = plan->sid;
@@ -252,7 +252,15 @@ void FillPrstatus(elf_prstatus* st, const CorePlan* plan, const ucontext_t* uc, 
 
 }  // namespace
 
-int WriteCoreInChild(const CorePlan* plan, const ucontext_t* uc, unsigned long fs_base) {
+void DefaultFatalSignalsInChild() {
+  static const int kSignals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP, SIGSYS};
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = SIG_DFL;
+  for (int s : kSignals) sigaction(s, &sa, nullptr);
+}
+
+int WriteCoreInChild(const CorePlan* plan, const ucontext_t* uc, unsigned long fs_base, int cursig, int si_code) {
   char* text = plan->scratch;
   Map* maps = (Map*)(plan->scratch + kMapsText);
   uint64_t* chunk = (uint64_t*)((char*)maps + kMaxMaps * sizeof(Map));
@@ -270,7 +278,7 @@ int WriteCoreInChild(const CorePlan* plan, const ucontext_t* uc, unsigned long f
   // Notes: PRSTATUS, PRPSINFO, AUXV, FILE, FPREGSET, then ours.
   NoteBuf nb = {notes, 0, notes_cap};
   elf_prstatus st;
-  FillPrstatus(&st, plan, uc, fs_base);
+  FillPrstatus(&st, plan, uc, fs_base, cursig, si_code);
   nb.Add("CORE", NT_PRSTATUS, &st, sizeof st);
   elf_prpsinfo ps;
   memset(&ps, 0, sizeof ps);
