@@ -3,6 +3,7 @@
 // must be an ELF core of the size reported.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { cleanup, runNode, SCENARIOS, tempDir } from './helpers';
@@ -20,7 +21,12 @@ describe('core writer under load', { skip: !linuxX64 && 'core dumps need Linux x
   test('back-to-back and concurrent dumps, workers ending mid-dump, exits as a dump settles', { timeout: 90_000 }, async () => {
     // Two busy processes: the machine's cores are contended, as in a loaded CI run.
     for (let i = 0; i < 2; i++) hogs.push(spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }));
-    const stress = (n: number) => runNode(join(SCENARIOS, 'core', 'dump-stress.js'), { args: [LOADER, dir, '4'], timeoutMs: 80_000, env: { RUN: String(n) } });
+    // Each process its own folder: two writers renaming onto one name would race each other's checks.
+    const stress = (n: number) => {
+      const out = join(dir, `stress-${n}`);
+      mkdirSync(out);
+      return runNode(join(SCENARIOS, 'core', 'dump-stress.js'), { args: [LOADER, out, '4'], timeoutMs: 80_000 });
+    };
     const exits = (n: number) => runNode(join(SCENARIOS, 'core', 'dump-then-exit.js'), { args: [LOADER, join(dir, `exit-${n}.core`)], timeoutMs: 80_000 });
     const [s1, s2, ...e] = await Promise.all([stress(1), stress(2), ...[0, 1, 2, 3, 4, 5].map(exits)]);
     for (const s of [s1, s2]) {
