@@ -1,5 +1,6 @@
 // ELF core writer for the forked child. See core-writer.h: async-signal-safe calls only.
 #include "core-writer.h"
+#include "parse-hex.h"
 
 #include <elf.h>
 #include <errno.h>
@@ -45,18 +46,6 @@ bool StartsWith(const char* s, const char* p) {
   return true;
 }
 
-uint64_t Hex(const char*& p) {
-  uint64_t v = 0;
-  for (;;) {
-    char c = *p;
-    if (c >= '0' && c <= '9') v = v * 16 + (c - '0');
-    else if (c >= 'a' && c <= 'f') v = v * 16 + (c - 'a' + 10);
-    else break;
-    p++;
-  }
-  return v;
-}
-
 ssize_t ReadAll(const char* path, char* buf, size_t cap) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return -1;
@@ -86,16 +75,16 @@ long ParseMaps(char* text, size_t len, Map* maps, size_t max) {
     Map& m = maps[count];
     memset(&m, 0, sizeof m);
     const char* q = p;
-    m.start = Hex(q);
+    m.start = ParseHex(q);
     q++;  // '-'
-    m.end = Hex(q);
+    m.end = ParseHex(q);
     q++;  // ' '
     m.r = q[0] == 'r';
     m.w = q[1] == 'w';
     m.x = q[2] == 'x';
     m.shared = q[3] == 's';
     q += 5;
-    m.offset = Hex(q);
+    m.offset = ParseHex(q);
     // dev and inode, then spaces before the path
     for (int field = 0; field < 2 && *q; field++) {
       while (*q == ' ') q++;

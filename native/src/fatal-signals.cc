@@ -26,6 +26,7 @@
 #include "core-writer.h"
 #include "dump-prep.h"
 #include "js-stack.h"
+#include "parse-hex.h"
 
 // Exported by node (v8-wasm-trap-handler-posix.h, not shipped in Node's include folder).
 namespace v8 {
@@ -138,18 +139,6 @@ void ReadMaps() {
   }
   close(fd);
   g_maps[g_maps_len] = 0;
-}
-
-unsigned long ParseHex(const char*& p) {
-  unsigned long v = 0;
-  for (;;) {
-    char c = *p;
-    if (c >= '0' && c <= '9') v = v * 16 + (c - '0');
-    else if (c >= 'a' && c <= 'f') v = v * 16 + (c - 'a' + 10);
-    else break;
-    p++;
-  }
-  return v;
 }
 
 // The mapping holding pc: writes "module" and "offset" (file offset) keys, when it has a path.
