@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { crashEvidence, crashFrames } from '../src/hook/crash-record';
-import { readFatalConfig } from '../src/hook/fatal';
+import { fatalCorePath, readFatalConfig } from '../src/hook/fatal';
 import { parseCodeName, stackTextOf } from '../src/hook/native-stack';
 
 const SIGNALS = { SIGSEGV: 11, SIGBUS: 7, SIGILL: 4, SIGFPE: 8, SIGABRT: 6, SIGTRAP: 5, SIGSYS: 31, SIGTERM: 15 };
@@ -25,14 +25,26 @@ describe('code-event names', () => {
 
 describe('AUTOPSY_FATAL_SIGNALS and AUTOPSY_CODE_MAP', () => {
   test('defaults, off, a list, and refused names', () => {
-    assert.deepEqual(readFatalConfig({}, SIGNALS), { config: { signals: [11, 7, 4, 8, 6], codeMap: true }, problems: [] });
-    assert.deepEqual(readFatalConfig({ AUTOPSY_FATAL_SIGNALS: '0', AUTOPSY_CODE_MAP: 'off' }, SIGNALS).config, { signals: [], codeMap: false });
+    assert.deepEqual(readFatalConfig({}, SIGNALS), { config: { signals: [11, 7, 4, 8, 6], codeMap: true, core: false, coreTimeoutMs: 30_000 }, problems: [] });
+    assert.deepEqual(readFatalConfig({ AUTOPSY_FATAL_SIGNALS: '0', AUTOPSY_CODE_MAP: 'off' }, SIGNALS).config, { signals: [], codeMap: false, core: false, coreTimeoutMs: 30_000 });
     assert.deepEqual(readFatalConfig({ AUTOPSY_FATAL_SIGNALS: 'segv, SIGABRT' }, SIGNALS).config.signals, [11, 6]);
     assert.equal(readFatalConfig({ AUTOPSY_HANG_HEAP: '1' }, SIGNALS).config.codeMap, false);
     assert.equal(readFatalConfig({ AUTOPSY_HANG_HEAP: '1', AUTOPSY_CODE_MAP: '1' }, SIGNALS).config.codeMap, true);
     const bad = readFatalConfig({ AUTOPSY_FATAL_SIGNALS: 'SIGTERM' }, SIGNALS);
     assert.deepEqual(bad.config.signals, [11, 7, 4, 8, 6]);
     assert.match(bad.problems[0], /ignoring SIGTERM in AUTOPSY_FATAL_SIGNALS/);
+  });
+
+  test('AUTOPSY_FATAL_CORE and AUTOPSY_FATAL_CORE_TIMEOUT; the core goes beside the record', () => {
+    const on = readFatalConfig({ AUTOPSY_FATAL_CORE: '1', AUTOPSY_FATAL_CORE_TIMEOUT: '7.5' }, SIGNALS);
+    assert.equal(on.config.core, true);
+    assert.equal(on.config.coreTimeoutMs, 7500);
+    const bad = readFatalConfig({ AUTOPSY_FATAL_CORE: 'yes', AUTOPSY_FATAL_CORE_TIMEOUT: 'soon' }, SIGNALS);
+    assert.equal(bad.config.core, true);
+    assert.equal(bad.config.coreTimeoutMs, 30_000);
+    assert.match(bad.problems[0], /ignoring AUTOPSY_FATAL_CORE_TIMEOUT="soon": expected seconds/);
+    assert.equal(readFatalConfig({ AUTOPSY_FATAL_CORE: '0' }, SIGNALS).config.core, false);
+    assert.equal(fatalCorePath('/b/.recorder/host-1-2.crash.json'), '/b/.recorder/host-1-2.core');
   });
 });
 

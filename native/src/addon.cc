@@ -4,12 +4,16 @@
 #include <napi.h>
 #include <v8.h>
 
+#include <dlfcn.h>
+#include <pthread.h>
+#include <string.h>
 #include <stdio.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <mutex>
 #include <string>
-#include <thread>
 
 #ifndef AUTOPSY_NO_CORE
 #include "dump-prep.h"
@@ -62,24 +66,46 @@ Napi::Value ProbeIsolate(const Napi::CallbackInfo& info) {
 }
 
 #ifndef AUTOPSY_NO_CORE
+// A dump in flight outlives the JS call that started it, and maybe the environment too: the process
+// can end its loop (the thread-safe function is unref'd) or a worker can be terminated while the child
+// writes. At environment teardown Node deletes the thread-safe function whatever its thread count, so
+// a dump thread that called into it afterwards used freed memory: napi_release_threadsafe_function
+// aborted in uv_mutex_lock (SIGABRT at exit, reproduced with a delay between the call and the release;
+// gdb: abort <- uv_mutex_lock <- napi_release_threadsafe_function <- our thread, while the main thread
+// was in node::TearDownOncePerProcess). An environment cleanup hook now marks the job under its mutex,
+// and the thread touches the function only while holding that mutex and seeing the environment alive.
 struct Job {
-  napi_deferred deferred;
+  napi_deferred deferred = nullptr;
+  napi_threadsafe_function tsfn = nullptr;
   autopsy::DumpOptions opts;
   autopsy::DumpResult res;
-  Napi::ThreadSafeFunction tsfn;
+  std::mutex mu;
+  bool env_gone = false;
+  // Two owners: the environment side (the cleanup hook, or the settling call that removes it) and the
+  // dump thread (whose reference passes to its queued call).
+  std::atomic<int> refs{2};
+  void Unref() {
+    if (refs.fetch_sub(1) == 1) delete this;
+  }
 };
 
-// Settles the promise with raw N-API calls whose failures are ignored: when the process is exiting
-// while a core is written, the environment is being torn down, and node-addon-api's wrappers would turn
-// a failed call into a fatal "napi_throw" error, changing how the process ends.
-void Settle(Napi::Env env, Napi::Function, Job* job) {
-  napi_env e = env;
+// Main thread, environment teardown. Runs before the thread-safe function is freed: Node frees it in a
+// handle-close callback, after every cleanup hook has run.
+void OnEnvCleanup(void* arg) {
+  Job* job = (Job*)arg;
+  {
+    std::lock_guard<std::mutex> lock(job->mu);
+    job->env_gone = true;
+  }
+  job->Unref();
+}
+
+// Resolves the promise with raw N-API calls whose failures are ignored: node-addon-api's wrappers would
+// turn a failed call during teardown into a fatal "napi_throw" error, changing how the process ends.
+void Settle(napi_env e, Job* job) {
   const autopsy::DumpResult& r = job->res;
   napi_value o;
-  if (e == nullptr || napi_create_object(e, &o) != napi_ok) {
-    delete job;
-    return;
-  }
+  if (napi_create_object(e, &o) != napi_ok) return;
   auto num = [&](const char* k, double v) {
     napi_value x;
     if (napi_create_double(e, v, &x) == napi_ok) napi_set_named_property(e, o, k, x);
@@ -103,7 +129,39 @@ void Settle(Napi::Env env, Napi::Function, Job* job) {
   num("dontForkBytes", (double)r.dc_bytes);
   num("childPid", (double)r.child_pid);
   napi_resolve_deferred(e, job->deferred, o);
-  delete job;
+}
+
+// The queued call. env is null when Node empties the queue of a function being deleted (teardown).
+void CallJs(napi_env env, napi_value, void*, void* data) {
+  Job* job = (Job*)data;
+  if (env != nullptr) {
+    bool gone;
+    {
+      std::lock_guard<std::mutex> lock(job->mu);
+      gone = job->env_gone;
+    }
+    if (!gone) {
+      napi_remove_env_cleanup_hook(env, OnEnvCleanup, job);
+      Settle(env, job);
+      job->Unref();  // the environment's reference
+    }
+  }
+  job->Unref();  // the dump thread's, carried by this call
+}
+
+void DumpThread(Job* job) {
+  job->res = autopsy::RunDump(job->opts);
+  std::unique_lock<std::mutex> lock(job->mu);
+  if (job->env_gone) {
+    lock.unlock();
+    job->Unref();
+    return;
+  }
+  // While we hold mu the cleanup hook cannot finish, so the function cannot be freed under us.
+  napi_status s = napi_call_threadsafe_function(job->tsfn, job, napi_tsfn_blocking);
+  if (s != napi_closing) napi_release_threadsafe_function(job->tsfn, napi_tsfn_release);
+  lock.unlock();
+  if (s != napi_ok) job->Unref();  // not queued: no call will carry our reference
 }
 
 // writeCore({path, timeoutMs, minAvailable, minFree, note}): resolves with the result, never rejects
@@ -120,28 +178,48 @@ Napi::Value WriteCore(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   auto num = [&](const char* k, double d) { Napi::Value v = a.Get(k); return v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : d; };
-  napi_value promise_value;
-  Job* job = new Job{nullptr, {}, {}, {}};
-  if (napi_create_promise(env, &job->deferred, &promise_value) != napi_ok) {
-    delete job;
-    Napi::Error::New(env, "writeCore: cannot create a promise").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
+  Job* job = new Job();
   job->opts.path = a.Get("path").As<Napi::String>().Utf8Value();
   job->opts.timeout_ms = (int64_t)num("timeoutMs", 120000);
   job->opts.min_available = (uint64_t)num("minAvailable", 0);
   job->opts.min_free = (uint64_t)num("minFree", 0);
   if (a.Get("note").IsString()) job->opts.own_note = a.Get("note").As<Napi::String>().Utf8Value();
-  Napi::Value promise(env, promise_value);
-  job->tsfn = Napi::ThreadSafeFunction::New(env, Napi::Function::New(env, [](const Napi::CallbackInfo&) {}), "autopsy-core", 0, 1);
-  job->tsfn.Unref(env);  // a dump in flight never keeps the process alive
-  std::thread([job] {
-    job->res = autopsy::RunDump(job->opts);
-    Napi::ThreadSafeFunction tsfn = job->tsfn;  // job is deleted by Settle
-    tsfn.BlockingCall(job, Settle);
-    tsfn.Release();
-  }).detach();
-  return promise;
+  napi_value promise, name;
+  bool made = napi_create_promise(env, &job->deferred, &promise) == napi_ok &&
+              napi_create_string_utf8(env, "autopsy-core", NAPI_AUTO_LENGTH, &name) == napi_ok &&
+              napi_create_threadsafe_function(env, nullptr, nullptr, name, 0, 1, nullptr, nullptr, nullptr, CallJs, &job->tsfn) == napi_ok;
+  if (!made) {
+    if (job->tsfn) napi_release_threadsafe_function(job->tsfn, napi_tsfn_abort);
+    delete job;
+    Napi::Error::New(env, "writeCore: cannot create a promise").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  napi_unref_threadsafe_function(env, job->tsfn);  // a dump in flight never keeps the process alive
+  // Added after the function, so it runs first at teardown (hooks run newest first); either way it
+  // runs before the function is freed.
+  napi_add_env_cleanup_hook(env, OnEnvCleanup, job);
+  // pthread directly: std::thread reports a failure by throwing, and this addon is built without exceptions.
+  pthread_t t;
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  int err = pthread_create(&t, &attr, [](void* j) -> void* { DumpThread((Job*)j); return nullptr; }, job);
+  pthread_attr_destroy(&attr);
+  if (err != 0) {
+    job->res.error = std::string("cannot start the dump thread: ") + strerror(err);
+    napi_remove_env_cleanup_hook(env, OnEnvCleanup, job);
+    napi_release_threadsafe_function(job->tsfn, napi_tsfn_abort);
+    Settle(env, job);
+    delete job;
+  }
+  return Napi::Value(env, promise);
+}
+
+// A worker's environment unloads the addons it loaded (dlclose) when it ends: a dump thread still
+// running there would execute unmapped code. The addon pins itself once loaded: never unloaded.
+void PinLibrary() {
+  Dl_info dl;
+  if (dladdr((void*)&PinLibrary, &dl) && dl.dli_fname) dlopen(dl.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
 }
 #endif
 
@@ -153,6 +231,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   autopsy::RegisterJsStackExports(env, exports);
 #endif
 #ifndef AUTOPSY_NO_CORE
+  PinLibrary();
   exports.Set("coreSupported", true);
   exports.Set("writeCore", Napi::Function::New(env, WriteCore, "writeCore"));
 #else

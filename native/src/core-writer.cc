@@ -1,5 +1,6 @@
 // ELF core writer for the forked child. See core-writer.h: async-signal-safe calls only.
 #include "core-writer.h"
+#include "parse-hex.h"
 
 #include <elf.h>
 #include <errno.h>
@@ -45,18 +46,6 @@ bool StartsWith(const char* s, const char* p) {
   return true;
 }
 
-uint64_t Hex(const char*& p) {
-  uint64_t v = 0;
-  for (;;) {
-    char c = *p;
-    if (c >= '0' && c <= '9') v = v * 16 + (c - '0');
-    else if (c >= 'a' && c <= 'f') v = v * 16 + (c - 'a' + 10);
-    else break;
-    p++;
-  }
-  return v;
-}
-
 ssize_t ReadAll(const char* path, char* buf, size_t cap) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return -1;
@@ -86,16 +75,16 @@ long ParseMaps(char* text, size_t len, Map* maps, size_t max) {
     Map& m = maps[count];
     memset(&m, 0, sizeof m);
     const char* q = p;
-    m.start = Hex(q);
+    m.start = ParseHex(q);
     q++;  // '-'
-    m.end = Hex(q);
+    m.end = ParseHex(q);
     q++;  // ' '
     m.r = q[0] == 'r';
     m.w = q[1] == 'w';
     m.x = q[2] == 'x';
     m.shared = q[3] == 's';
     q += 5;
-    m.offset = Hex(q);
+    m.offset = ParseHex(q);
     // dev and inode, then spaces before the path
     for (int field = 0; field < 2 && *q; field++) {
       while (*q == ' ') q++;
@@ -221,13 +210,13 @@ struct NoteBuf {
   }
 };
 
-void FillPrstatus(elf_prstatus* st, const CorePlan* plan, const ucontext_t* uc, unsigned long fs_base) {
+void FillPrstatus(elf_prstatus* st, const CorePlan* plan, const ucontext_t* uc, unsigned long fs_base, int cursig, int si_code) {
   memset(st, 0, sizeof *st);
-  // SIGSTOP, as gdb's gcore: lldb hangs on a core whose signal is a real-time one.
-  st->pr_info.si_signo = SIGSTOP;
-  st->pr_cursig = SIGSTOP;
+  st->pr_info.si_signo = cursig;
+  st->pr_info.si_code = si_code;
+  st->pr_cursig = (short)cursig;
   memcpy(&st->pr_sighold, &uc->uc_sigmask, sizeof st->pr_sighold);
-  st->pr_pid = plan->pid;
+  st->pr_pid = plan->tid ? plan->tid : plan->pid;
   st->pr_ppid = plan->ppid;
   st->pr_pgrp = plan->pgrp;
   st->pr_sid = plan->sid;
@@ -252,7 +241,15 @@ void FillPrstatus(elf_prstatus* st, const CorePlan* plan, const ucontext_t* uc, 
 
 }  // namespace
 
-int WriteCoreInChild(const CorePlan* plan, const ucontext_t* uc, unsigned long fs_base) {
+void DefaultFatalSignalsInChild() {
+  static const int kSignals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP, SIGSYS};
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = SIG_DFL;
+  for (int s : kSignals) sigaction(s, &sa, nullptr);
+}
+
+int WriteCoreInChild(const CorePlan* plan, const ucontext_t* uc, unsigned long fs_base, int cursig, int si_code) {
   char* text = plan->scratch;
   Map* maps = (Map*)(plan->scratch + kMapsText);
   uint64_t* chunk = (uint64_t*)((char*)maps + kMaxMaps * sizeof(Map));
@@ -270,7 +267,7 @@ int WriteCoreInChild(const CorePlan* plan, const ucontext_t* uc, unsigned long f
   // Notes: PRSTATUS, PRPSINFO, AUXV, FILE, FPREGSET, then ours.
   NoteBuf nb = {notes, 0, notes_cap};
   elf_prstatus st;
-  FillPrstatus(&st, plan, uc, fs_base);
+  FillPrstatus(&st, plan, uc, fs_base, cursig, si_code);
   nb.Add("CORE", NT_PRSTATUS, &st, sizeof st);
   elf_prpsinfo ps;
   memset(&ps, 0, sizeof ps);

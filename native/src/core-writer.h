@@ -37,9 +37,16 @@ struct CorePlan {
   size_t own_note_len;
   char* scratch;          // mmap'd before the fork: maps text, mapping table, notes, pagemap chunk
   size_t scratch_size;
+  pid_t tid;              // the thread whose registers NT_PRSTATUS holds; 0: the main thread (pid)
 };
 
-// Writes the core described by the child's own address space; returns a ChildExit code.
-int WriteCoreInChild(const CorePlan* plan, const ucontext_t* uc, unsigned long fs_base);
+// Writes the core described by the child's own address space; returns a ChildExit code. `cursig` and
+// `si_code` go into NT_PRSTATUS: SIGSTOP for a live dump (lldb hangs on a real-time signal), the fatal
+// signal for a crash, so that gdb says "terminated with signal SIGSEGV".
+int WriteCoreInChild(const CorePlan* plan, const ucontext_t* uc, unsigned long fs_base, int cursig = 19 /* SIGSTOP */, int si_code = 0);
+
+// In a writer child: the fatal-signal handlers inherited from the app (ours included) back to the
+// default, so that a fault in the child ends the child only, without a crash record. Async-signal-safe.
+void DefaultFatalSignalsInChild();
 
 }  // namespace autopsy

@@ -71,6 +71,7 @@ void OnSignal(int sig, siginfo_t* info, void* ctx) {
   pid_t pid = _Fork();
   if (pid == 0) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
+    DefaultFatalSignalsInChild();
     setpriority(PRIO_PROCESS, 0, 10);  // the app's threads come first
     _exit(WriteCoreInChild(&g_plan, (const ucontext_t*)ctx, fs_base));
   }
@@ -136,6 +137,8 @@ uint64_t FreeBytes(const std::string& path) {
   return (uint64_t)sv.f_bavail * sv.f_frsize;
 }
 
+}  // namespace
+
 void FillPlan(CorePlan& p) {
   p.pid = getpid();
   p.ppid = getppid();
@@ -155,6 +158,8 @@ void FillPlan(CorePlan& p) {
   memcpy(p.auxv, auxv.data(), p.auxv_len);
 }
 
+namespace {
+
 const char* ChildMessage(int code) {
   switch (code) {
     case kChildMaps: return "the writer could not read /proc/self/maps";
@@ -167,6 +172,8 @@ const char* ChildMessage(int code) {
 }
 
 }  // namespace
+
+const char* CoreChildMessage(int code) { return ChildMessage(code); }
 
 bool CoreSupported() { return true; }
 

@@ -29,6 +29,12 @@ struct DumpResult {
 // Blocking. Never call it on the main thread: it waits for the main thread to take the signal.
 DumpResult RunDump(const DumpOptions& opts);
 
+struct CorePlan;
+// The process fields of a core (pid, ids, comm, cmdline, auxv): not async-signal-safe, call it before.
+void FillPlan(CorePlan& p);
+// What a writer child's exit code means.
+const char* CoreChildMessage(int code);
+
 // Whether this build can write cores (Linux x64).
 bool CoreSupported();
 

@@ -269,6 +269,16 @@ Napi::Value ArmFatalJs(const Napi::CallbackInfo& info) {
   FatalOptions opts;
   opts.path = a.Get("path").As<Napi::String>().Utf8Value();
   if (a.Get("note").IsString()) opts.note = a.Get("note").As<Napi::String>().Utf8Value();
+  // AUTOPSY_FATAL_CORE=1: {core: {path, note, timeoutMs, minFree, minAvailable}}
+  if (a.Get("core").IsObject()) {
+    Napi::Object c = a.Get("core").As<Napi::Object>();
+    auto num = [&](const char* k, double d) { Napi::Value v = c.Get(k); return v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : d; };
+    if (c.Get("path").IsString()) opts.core_path = c.Get("path").As<Napi::String>().Utf8Value();
+    if (c.Get("note").IsString()) opts.core_note = c.Get("note").As<Napi::String>().Utf8Value();
+    opts.core_timeout_ms = (int64_t)num("timeoutMs", 30000);
+    opts.core_min_free = (uint64_t)num("minFree", 0);
+    opts.core_min_available = (uint64_t)num("minAvailable", 0);
+  }
   if (a.Get("signals").IsArray()) {
     Napi::Array s = a.Get("signals").As<Napi::Array>();
     for (uint32_t i = 0; i < s.Length(); i++)

@@ -8,6 +8,7 @@ import { enforceRetention, writeAtomically } from './bundle-dir';
 import { RECORDER_DIR, procStartTime, readBootId, type RecorderHeader } from './recorder-file';
 import { readRing } from './recorder-ring';
 import { crashEvidence, crashFrames } from './crash-record';
+import type { CoreRecord } from './core';
 
 /**
  * `collect`: turns the persisted recorders of processes that are gone into bundles.
@@ -26,6 +27,8 @@ export interface CollectOptions {
   maxBytes?: number;
   /** Leave recorders whose heap snapshot is larger than this to a later `autopsy-ts collect`. */
   maxSnapshotBytes?: number;
+  /** Leave recorders whose fatal-signal core is larger than this (it is hashed synchronously). Default: 256 MB for the hook, none for the CLI. */
+  maxCoreBytes?: number;
   /** Who collects: 'cli', or 'hook' at a start-up. */
   by: string;
 }
@@ -249,6 +252,14 @@ function collectOne(bundleDir: string, dir: string, path: string, opts: CollectO
     return { recorder: path, skipped: `its heap snapshot is ${Math.round(snapBytes / 1024 ** 2)} MB: run autopsy-ts collect` };
   }
 
+  // AUTOPSY_FATAL_CORE=1: the handler's core beside the record. It is hashed here, synchronously.
+  const corePath = join(dir, `${base}.core`);
+  const coreBytes = existsSync(corePath) ? statSync(corePath).size : 0;
+  const maxCore = opts.maxCoreBytes ?? (opts.by === 'hook' ? 256 * 1024 ** 2 : undefined);
+  if (maxCore !== undefined && coreBytes > maxCore) {
+    return { recorder: path, skipped: `its core is ${Math.round(coreBytes / 1024 ** 2)} MB: run autopsy-ts collect` };
+  }
+
   // Claim it: whoever renames first collects it.
   const claimed = `${join(dir, base)}.ndjson.collecting-${process.pid}`;
   try {
@@ -273,6 +284,9 @@ function collectOne(bundleDir: string, dir: string, path: string, opts: CollectO
   const verdict = deathReason(contents, fatal ? { event: fatal.header?.event } : undefined, crash);
 
   const last = contents.events.length ? contents.events[contents.events.length - 1].time : statSync(claimed).mtimeMs;
+  const time = new Date(last);
+  const bundleName = bundleFileName(time, verdict.reason, h.hostname, h.pid);
+  const core = crash ? fatalCore(bundleDir, corePath, bundleName, crash as FatalRecordCore, h) : undefined;
   const json = (v: unknown) => Buffer.from(JSON.stringify(v, null, 1) + '\n');
   const files: BundleFile[] = [];
   const events = [...contents.events, { time: last, kind: 'trigger', reason: verdict.reason, message: verdict.evidence }];
@@ -283,6 +297,7 @@ function collectOne(bundleDir: string, dir: string, path: string, opts: CollectO
   const report = fatal ? redactFatalReport(fatal) : existsSync(nearReportPath) ? readJson(nearReportPath) : undefined;
   if (report) files.push({ name: 'report.json', data: json(report) });
   if (crash) files.push({ name: 'native-crash.json', data: json(crash) });
+  if (core && 'record' in core) files.push({ name: 'core.json', data: json(core.record) });
   // Issue 8: the crash record's named JS frames become the bundle's stack (definition lines).
   const crashStack = crash ? crashFrames(crash) : [];
   if (crashStack.length) files.push({ name: 'stack.json', data: json({ thread: 'main', from: 'fatal-signal handler', lines: 'where each function is defined', frames: crashStack }) });
@@ -292,7 +307,6 @@ function collectOne(bundleDir: string, dir: string, path: string, opts: CollectO
     files.push({ name: heapEntry, data: zlib.gzipSync(readFileSync(snapPath), { level: 1 }) });
   }
 
-  const time = new Date(last);
   const trend = memoryTrend(contents.events);
   const manifest: Omit<Manifest, 'files'> = {
     format: FORMAT_NAME,
@@ -323,12 +337,14 @@ function collectOne(bundleDir: string, dir: string, path: string, opts: CollectO
       fatalReport: fatalPath ? basename(fatalPath) : undefined,
       unreadableLines: contents.badLines || undefined,
       ring: existsSync(ringPath) ? { lines: ringLines.length, problem: ringProblem } : undefined,
+      core: core && ('record' in core ? { path: core.record.path, size: core.record.size, sha256: core.record.sha256, nodeBuildId: core.record.nodeBuildId } : { skipped: core.skipped }),
     },
     redacted: h.redacted ?? [],
   };
   const { tgz } = assembleBundle(manifest, files);
-  const bundle = writeAtomically(bundleDir, bundleFileName(time, verdict.reason, h.hostname, h.pid), tgz);
-  for (const p of [claimed, ringPath, snapPath, nearReportPath, crashPath, fatalPath]) {
+  const bundle = writeAtomically(bundleDir, bundleName, tgz);
+  if (core && 'record' in core) pruneCoresQuietly(bundleDir, core.record.path);
+  for (const p of [claimed, ringPath, snapPath, nearReportPath, crashPath, fatalPath, `${corePath}.tmp-${h.pid}`]) {
     if (!p) continue;
     try {
       unlinkSync(p);
@@ -338,6 +354,45 @@ function collectOne(bundleDir: string, dir: string, path: string, opts: CollectO
     enforceRetention(bundleDir, opts.maxBundles ?? 50, opts.maxBytes ?? 2 * 1024 ** 3, bundle);
   } catch {}
   return { recorder: path, bundle, reason: verdict.reason };
+}
+
+interface FatalRecordCore {
+  core?: { state?: string; path?: string; size?: number; diskBytes?: number; writeMs?: number; dontForkRanges?: number; error?: string };
+}
+
+/**
+ * The core the fatal-signal handler wrote (AUTOPSY_FATAL_CORE=1): moved beside the bundle, named like
+ * it, hashed, and referenced as a `dump --core` core is (core.json, trigger.core). The crash record's
+ * `core.path` is updated to where the core now is. Never throws: a failure is {skipped} with the reason.
+ */
+function fatalCore(bundleDir: string, corePath: string, bundleName: string, crash: FatalRecordCore, h: RecorderHeader): { record: CoreRecord } | { skipped: string } | undefined {
+  const c = crash.core;
+  if (!c || typeof c !== 'object') return undefined;
+  if (c.state !== 'written') return { skipped: `the fatal-signal handler wrote no core: ${typeof c.error === 'string' ? c.error : String(c.state ?? 'unknown')}` };
+  if (!existsSync(corePath)) return { skipped: `the core the handler wrote is gone: ${corePath}` };
+  try {
+    const target = join(bundleDir, bundleName.replace(/\.tgz$/, '.core'));
+    renameSync(corePath, target);
+    c.path = target;
+    const { coreRecordOf } = require('./core') as typeof import('./core');
+    const note = processNote(crash);
+    const record = coreRecordOf(target, { nodePath: note.execPath ?? '', node: note.node ?? h.node, writeMs: typeof c.writeMs === 'number' ? c.writeMs : 0, dontForkRanges: typeof c.dontForkRanges === 'number' ? c.dontForkRanges : 0 });
+    return { record };
+  } catch (err) {
+    return { skipped: `the core could not be moved beside the bundle: ${(err as Error).message}` };
+  }
+}
+
+function processNote(crash: unknown): { node?: string; execPath?: string } {
+  const p = (crash as { process?: { node?: unknown; execPath?: unknown } }).process;
+  return { node: typeof p?.node === 'string' ? p.node : undefined, execPath: typeof p?.execPath === 'string' ? p.execPath : undefined };
+}
+
+function pruneCoresQuietly(bundleDir: string, keepPath: string): void {
+  try {
+    const { pruneCores, readCoreConfig } = require('./core') as typeof import('./core');
+    pruneCores(bundleDir, readCoreConfig(process.env).config.keep, keepPath);
+  } catch {}
 }
 
 function redactFatalReport(report: unknown): unknown {

@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, readdirSync, readFileSync, statfsSync, statSync, unlinkSync } from 'node:fs';
+import { closeSync, createReadStream, createWriteStream, openSync, readdirSync, readFileSync, readSync, statfsSync, statSync, unlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { bundleFileName } from '../bundle/names';
-import { findCEntryFpOffset, loadNative } from '../native';
+import { findCEntryFpOffset, loadNative, type NativeAddon } from '../native';
 
 /**
  * Core dumps of the live process (native/): the addon forks the main thread from a signal handler and
@@ -121,18 +121,10 @@ export async function writeCoreInto(dir: string, reason: string, env: NodeJS.Pro
     const avail = memAvailable();
     if (avail !== undefined && avail < config.minAvailable * 2) return { skipped: `not enough free memory: ${Math.round(avail / 1024 ** 2)} MB available, the writer needs headroom above ${Math.round(config.minAvailable / 1024 ** 2)} MB (AUTOPSY_CORE_MIN_AVAILABLE)` };
 
-    // On the main thread inside a JS->C++ call, the probe finds the isolate's c_entry_fp (issue 8's walk).
-    // Known offsets first (confirmed from V8's code, src/core/js-frames.ts KNOWN_C_ENTRY_FP): the run-time
-    // probe picked 424 on Node 20, where the field is at 384.
-    const known: Record<string, number> = { '11.3': 384, '13.6': 320 };
-    const v8 = process.versions.v8.split('.').slice(0, 2).join('.');
-    if (!probe && addon.probeIsolate().mainThread) probe = { isolate: addon.mainIsolate, cEntryFpOffset: known[v8] ?? findCEntryFpOffset(addon) };
     const name = bundleFileName(new Date(), reason, hostname(), process.pid).replace(/\.tgz$/, '.core');
     const path = join(dir, name);
-    const note = [`node=${process.version}`, `v8=${process.versions.v8}`, `execPath=${process.execPath}`, `pid=${process.pid}`, `isolate=${probe?.isolate ?? addon.mainIsolate}`, probe?.cEntryFpOffset !== undefined ? `cEntryFpOffset=${probe.cEntryFpOffset}` : '', `time=${new Date().toISOString()}`]
-      .filter(Boolean)
-      .join('\n');
-    const r = await addon.writeCore({ path, timeoutMs: config.timeoutMs, minAvailable: config.minAvailable, minFree: config.minFree, note: note + '\n' });
+    const note = coreNote(addon);
+    const r = await addon.writeCore({ path, timeoutMs: config.timeoutMs, minAvailable: config.minAvailable, minFree: config.minFree, note });
     if (!r.ok) return { skipped: `core dump failed: ${r.error ?? 'no reason given'}` };
     const { buildIdOf } = require('../native/elf') as typeof import('../native/elf'); // a small ELF reader shared with src/core, not the analyser
     const record: CoreRecord = {
@@ -157,6 +149,40 @@ export async function writeCoreInto(dir: string, reason: string, env: NodeJS.Pro
   }
 }
 
+/**
+ * The AUTOPSY note's text ("key=value" lines) for a core of this process. On the main thread inside a
+ * JS->C++ call, the probe finds the isolate's c_entry_fp (issue 8's walk). Known offsets first (confirmed
+ * from V8's code, src/core/js-frames.ts KNOWN_C_ENTRY_FP): the run-time probe picked 424 on Node 20,
+ * where the field is at 384.
+ */
+export function coreNote(addon: NativeAddon): string {
+  const known: Record<string, number> = { '11.3': 384, '13.6': 320 };
+  const v8 = process.versions.v8.split('.').slice(0, 2).join('.');
+  if (!probe && addon.probeIsolate().mainThread) probe = { isolate: addon.mainIsolate, cEntryFpOffset: known[v8] ?? findCEntryFpOffset(addon) };
+  const lines = [`node=${process.version}`, `v8=${process.versions.v8}`, `execPath=${process.execPath}`, `pid=${process.pid}`, `isolate=${probe?.isolate ?? addon.mainIsolate}`, probe?.cEntryFpOffset !== undefined ? `cEntryFpOffset=${probe.cEntryFpOffset}` : '', `time=${new Date().toISOString()}`];
+  return lines.filter(Boolean).join('\n') + '\n';
+}
+
+/** The record of a core written elsewhere (the fatal-signal handler's): hashed here, synchronously. */
+export function coreRecordOf(path: string, extra: Partial<CoreRecord> = {}): CoreRecord {
+  const { buildIdOf } = require('../native/elf') as typeof import('../native/elf');
+  const st = statSync(path);
+  const h = createHash('sha256');
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.alloc(1024 * 1024);
+    for (let pos = 0; ; ) {
+      const n = readSync(fd, buf, 0, buf.length, pos);
+      if (n <= 0) break;
+      h.update(n === buf.length ? buf : buf.subarray(0, n));
+      pos += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return { path, size: st.size, diskBytes: st.blocks * 512, sha256: h.digest('hex'), nodeBuildId: undefined, nodePath: '', node: '', forkMs: 0, writeMs: 0, scanMs: 0, dontForkRanges: 0, ...extra, ...(extra.nodePath ? { nodeBuildId: buildIdOf(extra.nodePath) } : {}) };
+}
+
 function round(ms: number): number {
   return Math.round(ms * 100) / 100;
 }
@@ -175,7 +201,7 @@ function sha256File(path: string): Promise<string> {
 const CORE_NAME_RE = /^autopsy-\d{8}T\d{9}Z-.+\.core$/;
 
 /** Keeps the newest `keep` cores of ours in the folder (names sort by time). */
-function pruneCores(dir: string, keep: number, justWritten: string): void {
+export function pruneCores(dir: string, keep: number, justWritten: string): void {
   try {
     const cores = readdirSync(dir).filter((n) => CORE_NAME_RE.test(n)).sort();
     for (const n of cores.slice(0, Math.max(0, cores.length - keep))) {

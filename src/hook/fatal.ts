@@ -15,6 +15,10 @@ export interface FatalConfig {
   /** Signal numbers to handle; empty when AUTOPSY_FATAL_SIGNALS=0. */
   signals: number[];
   codeMap: boolean;
+  /** AUTOPSY_FATAL_CORE=1: the handler also writes a core beside the crash record. */
+  core: boolean;
+  /** AUTOPSY_FATAL_CORE_TIMEOUT (seconds, default 30): how long the dying process waits for its core. */
+  coreTimeoutMs: number;
 }
 
 export const DEFAULT_FATAL_SIGNALS = ['SIGSEGV', 'SIGBUS', 'SIGILL', 'SIGFPE', 'SIGABRT'] as const;
@@ -41,13 +45,22 @@ export function readFatalConfig(env: NodeJS.ProcessEnv, signalNumbers: Record<st
   // bundle in 3 runs of 4 (test/hang.test.ts); so it is off then, unless asked for explicitly.
   const hangHeap = /^(1|true|yes|on)$/i.test(env.AUTOPSY_HANG_HEAP?.trim() ?? '');
   const codeMap = cm ? !/^(0|false|no|off)$/i.test(cm) : !hangHeap;
-  return { config: { signals, codeMap }, problems };
+  const core = /^(1|true|yes|on)$/i.test(env.AUTOPSY_FATAL_CORE?.trim() ?? '');
+  let coreTimeoutMs = 30_000;
+  const t = env.AUTOPSY_FATAL_CORE_TIMEOUT;
+  if (t !== undefined) {
+    if (/^\s*\d+(\.\d+)?\s*$/.test(t) && Number(t) > 0) coreTimeoutMs = Number(t) * 1000;
+    else problems.push(`ignoring AUTOPSY_FATAL_CORE_TIMEOUT=${JSON.stringify(t).slice(0, 80)}: expected seconds`);
+  }
+  return { config: { signals, codeMap, core, coreTimeoutMs }, problems };
 }
 
 export interface FatalState {
   codeMap?: { tookMs: number; entries: number } | { skipped: string };
   armed?: number[];
   skipped?: string;
+  /** AUTOPSY_FATAL_CORE=1: where the core of a crash will go. */
+  core?: { path: string } | { skipped: string };
 }
 
 let armedState: FatalState | undefined;
@@ -78,11 +91,25 @@ export function armFatalSignals(crashPath: string | undefined, env: NodeJS.Proce
   if (!config.signals.length) return Object.assign(out, { skipped: 'AUTOPSY_FATAL_SIGNALS=0' });
   if (!crashPath) return Object.assign(out, { skipped: 'the flight recorder is not persisted (AUTOPSY_RECORDER=0): no folder for the crash record' });
   const note = JSON.stringify({ node: process.version, v8: process.versions.v8, execPath: process.execPath });
-  const r = addon.armFatal({ path: crashPath, signals: config.signals, note });
+  let core: { path: string; note: string; timeoutMs: number; minFree: number; minAvailable: number } | undefined;
+  if (config.core) {
+    const { coreNote, readCoreConfig } = require('./core') as typeof import('./core');
+    const limits = readCoreConfig(env);
+    for (const p of limits.problems) hookLog(p);
+    const path = fatalCorePath(crashPath);
+    core = { path, note: coreNote(addon).replace(/^time=/m, 'armedAt='), timeoutMs: config.coreTimeoutMs, minFree: limits.config.minFree, minAvailable: limits.config.minAvailable };
+    out.core = { path };
+  }
+  const r = addon.armFatal({ path: crashPath, signals: config.signals, note, core });
   if (!r.ok) {
     hookLog(`fatal-signal handlers not installed: ${r.error ?? 'unknown reason'}`);
     return Object.assign(out, { skipped: r.error ?? 'not installed' });
   }
   out.armed = r.signals;
   return out;
+}
+
+/** Pure: the core of a crash goes beside its record, `<base>.crash.json` -> `<base>.core`. */
+export function fatalCorePath(crashPath: string): string {
+  return crashPath.replace(/\.crash\.json$/, '') + '.core';
 }

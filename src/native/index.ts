@@ -55,7 +55,13 @@ export interface NativeAddon {
   /** Any thread but the main one: the main thread's JS frames, from a signal handler running on it. */
   sampleMainThread?: (options?: { timeoutMs?: number; attempts?: number }) => MainThreadSample;
   /** Main thread: handlers for fatal signals writing a crash record at `path`. */
-  armFatal?: (options: { path: string; signals?: number[]; note?: string }) => { ok: boolean; error?: string; signals: number[] };
+  armFatal?: (options: {
+    path: string;
+    signals?: number[];
+    note?: string;
+    /** AUTOPSY_FATAL_CORE=1: the handler forks a child that writes a core there (AUTOPSY note text, limits). */
+    core?: { path: string; note?: string; timeoutMs?: number; minFree?: number; minAvailable?: number };
+  }) => { ok: boolean; error?: string; signals: number[] };
   disarmFatal?: () => void;
 }
 
