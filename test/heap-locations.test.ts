@@ -213,4 +213,13 @@ describe('showing a location', () => {
     const f = findings(m, { nodes: 1, totalSize: 1, diff: { sizeDelta: 48 * 1024 * 1024, suspects: [suspect] } });
     assert.ok(f.includes('heap +48.0 MB between snapshots: Order +12,000, held by pendingOrders (closure variable) in system / Context (src/orders.js:31)'), f.join('\n'));
   });
+
+  test('a memory-leak bundle: its headline is the first finding at once, and the worker\'s diff does not repeat it', () => {
+    const headline = 'memory leak: heap after GC 10.0 → 58.0 MB; Order +12,000 (3.0 MB), held by pendingOrders (src/orders.js:31)';
+    const m = { title: 't', kind: 'bundle', events: [{ time: 1, kind: 'warning', name: 'MaxListenersExceededWarning' }], heaps: [], summary: { cwd: '/srv/shop', reason: 'memory-leak', headline } } as unknown as UiModel;
+    assert.equal(findings(m)[0], headline);
+    const suspect = { name: 'Order', countDelta: 12000, sizeDelta: 1, heldBy: 'pendingOrders', heldAt: loc };
+    const f = findings(m, { nodes: 1, totalSize: 1, diff: { sizeDelta: 48 * 1024 * 1024, suspects: [suspect] } });
+    assert.equal(f.filter((l) => /Order \+12,000/.test(l)).length, 1, f.join('\n'));
+  });
 });

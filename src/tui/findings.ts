@@ -19,7 +19,9 @@ export function findings(m: UiModel, heap?: HeapFacts): string[] {
   const ev = m.events;
   const series = seriesOf(ev);
 
-  if (s?.hang || s?.error || (s && s.stack?.length)) out.push(s.headline);
+  // A memory-leak bundle's headline is its diagnosis (leak.json: the class, its holder and where).
+  const leakBundle = s?.reason === 'memory-leak';
+  if (s?.hang || s?.error || (s && s.stack?.length) || leakBundle) out.push(s!.headline);
 
   const lastRss = series.rss.at(-1);
   const rssSlope = slopePerMinute(series.rss);
@@ -63,9 +65,9 @@ export function findings(m: UiModel, heap?: HeapFacts): string[] {
   const netErrors = ev.filter((e) => e.kind === 'net' && e.event === 'error');
   if (netErrors.length) out.push(`${netErrors.length} socket error${netErrors.length > 1 ? 's' : ''}`);
 
-  if (heap?.diff) {
-    // heldAt: heldBy[0].location of leakSuspects (file, line), when the worker passes it on.
-    const top = heap.diff.suspects[0] as (typeof heap.diff.suspects)[number] & { heldAt?: { file: string; line: number; variable?: string } };
+  if (heap?.diff && !(leakBundle && / held by /.test(s!.headline))) {
+    // heldAt: heldBy[0].location of leakSuspects (file, line).
+    const top = heap.diff.suspects[0];
     const at = top && holderLocation(top.heldAt, s?.cwd, top.heldBy);
     const what = top ? `: ${top.name} ${signed(top.countDelta)}${top.heldBy ? `, held by ${top.heldBy}${at ? ` (${at})` : ''}` : ''}` : '';
     out.push(`heap ${heap.diff.sizeDelta >= 0 ? '+' : ''}${bytes(heap.diff.sizeDelta)} between snapshots${what}`);

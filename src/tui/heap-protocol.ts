@@ -34,7 +34,7 @@ export interface ReadyMsg {
   nodes: number;
   totalSize: number;
   classes: ClassRowMsg[];
-  diff?: { rows: DiffRowMsg[]; sizeDelta: number; suspects: { name: string; countDelta: number; sizeDelta: number; heldBy?: string }[] };
+  diff?: { rows: DiffRowMsg[]; sizeDelta: number; suspects: { name: string; countDelta: number; sizeDelta: number; heldBy?: string; heldAt?: { file: string; line: number; variable?: string } }[] };
 }
 
 export type ToWorker =

@@ -68,7 +68,7 @@ async function load(msg: Extract<ToWorker, { type: 'load' }>): Promise<void> {
     diffMsg = {
       sizeDelta,
       rows: diff.rows.map((r) => ({ name: r.name, countBefore: r.countBefore, countAfter: r.countAfter, countDelta: r.countDelta, sizeDelta: r.sizeDelta, newCount: r.newCount })),
-      suspects: suspects.map((x) => ({ name: x.name, countDelta: x.countDelta, sizeDelta: x.sizeDelta, heldBy: x.heldBy[0]?.chain })),
+      suspects: suspects.map((x) => ({ name: x.name, countDelta: x.countDelta, sizeDelta: x.sizeDelta, heldBy: x.heldBy[0]?.chain, heldAt: x.heldBy[0]?.location })),
     };
   }
   post({ type: 'ready', nodes: a.s.nodeCount, totalSize, classes, diff: diffMsg });

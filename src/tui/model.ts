@@ -33,5 +33,5 @@ export interface HeapFacts {
   nodes: number;
   totalSize: number;
   top?: { name: string; retainedSize: number; count: number };
-  diff?: { sizeDelta: number; suspects: { name: string; countDelta: number; sizeDelta: number; heldBy?: string }[] };
+  diff?: { sizeDelta: number; suspects: { name: string; countDelta: number; sizeDelta: number; heldBy?: string; heldAt?: { file: string; line: number; variable?: string } }[] };
 }
