@@ -194,10 +194,15 @@ export async function main(argv: string[]): Promise<void> {
   try {
     await buildProgram().parseAsync(argv);
   } catch (err) {
-    const known = err instanceof CliError || err instanceof BundleFormatError || err instanceof HeapSnapshotError || (err as NodeJS.ErrnoException)?.code === 'ENOENT';
-    const msg = err instanceof Error ? err.message : String(err);
-    process.stderr.write(`autopsy-ts: ${safeLine(known ? msg : `internal error: ${msg}`, 1000)}\n`);
-    if (!known && process.env.AUTOPSY_DEBUG) process.stderr.write(`${safeLine((err as Error).stack ?? '')}\n`);
-    process.exitCode = err instanceof CliError ? err.exitCode : known ? 1 : 70;
+    reportError(err);
   }
+}
+
+/** A user error is one line and exit 1 (or its own code); anything else is an internal error, exit 70. */
+export function reportError(err: unknown): void {
+  const known = err instanceof CliError || err instanceof BundleFormatError || err instanceof HeapSnapshotError || (err as NodeJS.ErrnoException)?.code === 'ENOENT';
+  const msg = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`autopsy-ts: ${safeLine(known ? msg : `internal error: ${msg}`, 1000)}\n`);
+  if (!known && process.env.AUTOPSY_DEBUG) process.stderr.write(`${safeLine((err as Error).stack ?? '')}\n`);
+  process.exitCode = err instanceof CliError ? err.exitCode : known ? 1 : 70;
 }
