@@ -12,6 +12,7 @@ import { open } from 'node:fs/promises';
 import { pipeline, Readable, type TransformOptions } from 'node:stream';
 import * as zlib from 'node:zlib';
 import { BundleFormatError, openTarGzEntry, readTarGz } from '../bundle/tar';
+import { loadNative } from '../native';
 import { show, StringSectionReader } from './string-table';
 import { HeapSnapshotError, type HeapSnapshot, type Progress } from './types';
 
@@ -24,7 +25,25 @@ export interface ParseOptions {
   entry?: string;
   /** Size of the string table's Buffers; only tests change it. */
   stringChunkBytes?: number;
+  /**
+   * Read the nodes and edges arrays with the native addon's number scanner when it is loaded
+   * (default true); false always uses the JavaScript loop. Both give the same result.
+   */
+  native?: boolean;
 }
+
+/**
+ * The addon's `scanHeapNumbers` (native/src/heap-numbers.cc): reads the plain `1,2\n,3` part of a
+ * number array from buf[start] into `out` and returns how many numbers it read; io[0] is then the
+ * byte after the last one. It stops before anything else, and before a number that touches the end
+ * of `buf`; `afterNumber` says whether a comma comes first.
+ */
+export type NumberScanner = (buf: Uint8Array, start: number, afterNumber: boolean, out: Float64Array, io: Float64Array) => number;
+
+/** Numbers per scanner call: 256 KB of doubles, so the batch is still in L2 when it is stored. */
+const SCAN_BATCH = 32 * 1024;
+/** Bytes the JavaScript loop reads where the scanner stopped before the scanner is asked again. */
+const JS_WINDOW = 64;
 
 const MAX_U32 = 0xffffffff;
 const MAX_HEADER_BYTES = 64 * 1024 * 1024;
@@ -125,10 +144,21 @@ export class SnapshotParser {
   private locLen = 0; // numbers written to locs, a multiple of 4 between entries
   private neg = false;
 
+  // The native scanner's batch (numbers() and store()).
+  private readonly scanOut: Float64Array;
+  private readonly scanIo = new Float64Array(1);
+  // Where each field is in a node and in an edge, for store()'s record loops: node type, name, id,
+  // self_size, edge_count, detachedness (-1 when absent), then edge type, name_or_index, to_node.
+  // Undefined when a field name appears twice (then only the field-by-field loop is right).
+  private recordPos?: Int32Array;
+
   constructor(
     readonly source: string,
     private readonly stringChunkBytes?: number,
-  ) {}
+    private readonly scan?: NumberScanner,
+  ) {
+    this.scanOut = new Float64Array(scan ? SCAN_BATCH : 0);
+  }
 
   push(buf: Buffer): void {
     let i = 0;
@@ -388,6 +418,11 @@ export class SnapshotParser {
     const nodeCount = (this.nodeCount = count(header.node_count, 'node_count'));
     const edgeCount = (this.edgeCount = count(header.edge_count, 'edge_count'));
     const detached = nodeFields.includes('detachedness');
+    if (new Set(nodeFields).size === nodeFields.length && new Set(edgeFields).size === edgeFields.length) {
+      const node = ['type', 'name', 'id', 'self_size', 'edge_count', 'detachedness'].map((f) => nodeFields.indexOf(f));
+      const edge = ['type', 'name_or_index', 'to_node'].map((f) => edgeFields.indexOf(f));
+      this.recordPos = Int32Array.from([...node, ...edge]);
+    }
     // Old snapshots have no location_fields (and no locations): then there is nothing to read.
     const lf = meta.location_fields;
     if (Array.isArray(lf) && lf.every((x) => typeof x === 'string') && LOCATION_FIELDS.every((f) => lf.includes(f))) {
@@ -425,10 +460,218 @@ export class SnapshotParser {
   }
 
   /**
-   * The nodes or edges array, straight into the typed arrays: a node's edge_count becomes firstEdge
-   * (CSR), an edge's to_node (a flat offset into nodes) a node ordinal.
+   * The nodes or edges array. With the native scanner, it reads the plain runs of numbers and
+   * store() puts them in place; the JavaScript loop (numbersJs) takes what the scanner stops at
+   * (the closing ']', a number split between chunks, a bad byte) a few bytes at a time, and a whole
+   * batch again when store() finds anything unusual in it, so errors and rare cases (ids over
+   * 2^32) come from the same code with or without the addon.
    */
   private numbers(buf: Buffer, i: number): number {
+    const scan = this.scan;
+    const len = buf.length;
+    if (!scan) return this.numbersJs(buf, i, len);
+    const state = this.state;
+    const out = this.scanOut;
+    const io = this.scanIo;
+    while (i < len && this.state === state) {
+      if (this.numState !== N_IN) {
+        const n = scan(buf, i, this.numState === N_AFTER, out, io);
+        if (n > 0) {
+          if (!this.store(n)) return this.numbersJs(buf, i, len);
+          i = io[0];
+          this.numState = N_AFTER;
+          if (n === out.length) continue;
+        }
+      }
+      i = this.numbersJs(buf, i, Math.min(len, i + JS_WINDOW));
+    }
+    return i;
+  }
+
+  /**
+   * Stores a batch of the scanner's numbers as numbersJs would. Anything that is an error or needs
+   * more than a store (a value over 2^32 - 1, a count mismatch) returns false with the parser's
+   * state untouched: numbersJs then reads the batch's bytes again. The typed arrays may have been
+   * written to by then, with the values numbersJs writes again.
+   */
+  private store(n: number): boolean {
+    const f0 = this.field;
+    const r0 = this.state === NODES ? this.nodesDone : this.edgesDone;
+    const sum0 = this.edgeSum;
+    const max0 = this.maxNodeName;
+    const nodes = this.state === NODES;
+    const width = nodes ? this.nf : this.ef;
+    // Fields up to the first record's start, whole records, then the fields left.
+    let k = f0 === 0 ? 0 : Math.min(n, width - f0);
+    let ok = this.storeFields(0, k);
+    if (ok && this.recordPos) {
+      const body = k + Math.floor((n - k) / width) * width;
+      ok = nodes ? this.storeNodes(k, body) : this.storeEdges(k, body);
+      k = body;
+    }
+    ok &&= this.storeFields(k, n);
+    if (ok) return true;
+    this.field = f0;
+    if (nodes) this.nodesDone = r0;
+    else this.edgesDone = r0;
+    this.edgeSum = sum0;
+    this.maxNodeName = max0;
+    return false;
+  }
+
+  /** Whole nodes from scanOut[from, to): one pass per node, no dispatch on the field. */
+  private storeNodes(from: number, to: number): boolean {
+    const s = this.snap!;
+    const { nodeType, nodeName, nodeId, nodeSelfSize, firstEdge } = s;
+    const detached = s.nodeDetachedness ?? nodeType;
+    const [pType, pName, pId, pSize, pCount, pDet] = this.recordPos!;
+    const { nf, nodeCount, edgeCount } = this;
+    const nodeTypes = this.nodeTypes.length;
+    const idWide = !(nodeId instanceof Uint32Array);
+    const sizeWide = !(nodeSelfSize instanceof Uint32Array);
+    const out = this.scanOut;
+    let r = this.nodesDone;
+    let sum = this.edgeSum;
+    let maxName = this.maxNodeName;
+    for (let k = from; k < to; k += nf) {
+      if (r === nodeCount) return false;
+      const type = out[k + pType];
+      const name = out[k + pName];
+      const id = out[k + pId];
+      const size = out[k + pSize];
+      if (type >= nodeTypes || name > MAX_U32) return false;
+      if (id > MAX_U32 && (!idWide || id > Number.MAX_SAFE_INTEGER)) return false;
+      if (size > MAX_U32 && !sizeWide) return false;
+      sum += out[k + pCount];
+      if (sum > edgeCount) return false;
+      if (name > maxName) maxName = name;
+      nodeType[r] = type;
+      nodeName[r] = name;
+      nodeId[r] = id;
+      nodeSelfSize[r] = size;
+      firstEdge[r + 1] = sum;
+      if (pDet >= 0) {
+        const d = out[k + pDet];
+        detached[r] = d > 255 ? 255 : d;
+      }
+      r++;
+    }
+    this.nodesDone = r;
+    this.edgeSum = sum;
+    this.maxNodeName = maxName;
+    return true;
+  }
+
+  /** Whole edges from scanOut[from, to). */
+  private storeEdges(from: number, to: number): boolean {
+    const { edgeType, edgeName, edgeTo } = this.snap!;
+    const [pType, pName, pTo] = this.recordPos!.subarray(6);
+    const { nf, ef, nodeCount, edgeCount } = this;
+    const invNf = 1 / nf;
+    const edgeTypes = this.edgeTypes.length;
+    const out = this.scanOut;
+    let r = this.edgesDone;
+    for (let k = from; k < to; k += ef) {
+      if (r === edgeCount) return false;
+      const type = out[k + pType];
+      const name = out[k + pName];
+      const v = out[k + pTo];
+      const node = Math.round(v * invNf);
+      if (type >= edgeTypes || name > MAX_U32 || node >= nodeCount || node * nf !== v) return false;
+      edgeType[r] = type;
+      edgeName[r] = name;
+      edgeTo[r] = node;
+      r++;
+    }
+    this.edgesDone = r;
+    return true;
+  }
+
+  /** scanOut[from, to) one field at a time, as numbersJs does it. */
+  private storeFields(from: number, to: number): boolean {
+    const nodes = this.state === NODES;
+    const s = this.snap!;
+    const { nodeType, nodeName, nodeId, nodeSelfSize, firstEdge, edgeType, edgeName, edgeTo } = s;
+    const detached = s.nodeDetachedness ?? nodeType;
+    const kinds = nodes ? this.nodeKinds : this.edgeKinds;
+    const width = nodes ? this.nf : this.ef;
+    const count = nodes ? this.nodeCount : this.edgeCount;
+    const { nf, nodeCount, edgeCount } = this;
+    const invNf = 1 / nf;
+    const nodeTypes = this.nodeTypes.length;
+    const edgeTypes = this.edgeTypes.length;
+    const idWide = !(nodeId instanceof Uint32Array);
+    const sizeWide = !(nodeSelfSize instanceof Uint32Array);
+    const out = this.scanOut;
+    let f = this.field;
+    let r = nodes ? this.nodesDone : this.edgesDone;
+    let sum = this.edgeSum;
+    let maxName = this.maxNodeName;
+    for (let k = from; k < to; k++) {
+      const v = out[k];
+      if (r === count) return false;
+      switch (kinds[f]) {
+        case F_TYPE:
+          if (v >= nodeTypes) return false;
+          nodeType[r] = v;
+          break;
+        case F_NAME:
+          if (v > maxName) {
+            if (v > MAX_U32) return false;
+            maxName = v;
+          }
+          nodeName[r] = v;
+          break;
+        case F_ID:
+          if (v > MAX_U32 && (!idWide || v > Number.MAX_SAFE_INTEGER)) return false;
+          nodeId[r] = v;
+          break;
+        case F_SELF_SIZE:
+          if (v > MAX_U32 && !sizeWide) return false;
+          nodeSelfSize[r] = v;
+          break;
+        case F_EDGE_COUNT:
+          sum += v;
+          if (sum > edgeCount) return false;
+          firstEdge[r + 1] = sum;
+          break;
+        case F_DETACHED:
+          detached[r] = v > 255 ? 255 : v;
+          break;
+        case E_TYPE:
+          if (v >= edgeTypes) return false;
+          edgeType[r] = v;
+          break;
+        case E_NAME:
+          if (v > MAX_U32) return false;
+          edgeName[r] = v;
+          break;
+        case E_TO: {
+          const to = Math.round(v * invNf);
+          if (to >= nodeCount || to * nf !== v) return false;
+          edgeTo[r] = to;
+          break;
+        }
+      }
+      if (++f === width) {
+        f = 0;
+        r++;
+      }
+    }
+    this.field = f;
+    if (nodes) this.nodesDone = r;
+    else this.edgesDone = r;
+    this.edgeSum = sum;
+    this.maxNodeName = maxName;
+    return true;
+  }
+
+  /**
+   * The nodes or edges array in JavaScript, up to buf[len - 1], straight into the typed arrays: a
+   * node's edge_count becomes firstEdge (CSR), an edge's to_node (a flat offset into nodes) a node
+   * ordinal.
+   */
+  private numbersJs(buf: Buffer, i: number, len: number): number {
     const nodes = this.state === NODES;
     const where = nodes ? 'nodes' : 'edges';
     const s = this.snap!;
@@ -442,7 +685,6 @@ export class SnapshotParser {
     const invNf = 1 / nf;
     const nodeTypes = this.nodeTypes.length;
     const edgeTypes = this.edgeTypes.length;
-    const len = buf.length;
     let st = this.numState;
     let v = this.value;
     let f = this.field;
@@ -658,7 +900,7 @@ interface Input {
  */
 export async function parseSnapshot(input: string | NodeJS.ReadableStream, opts: ParseOptions = {}): Promise<HeapSnapshot> {
   const src = typeof input === 'string' ? await openPath(input, opts) : await openStream(input, opts.source ?? 'snapshot stream');
-  const parser = new SnapshotParser(oneLine(src.source), opts.stringChunkBytes);
+  const parser = new SnapshotParser(oneLine(src.source), opts.stringChunkBytes, opts.native === false ? undefined : nativeScanner());
   const progress = opts.progress;
   let last = Date.now();
   progress?.('parse', 0);
@@ -676,6 +918,12 @@ export async function parseSnapshot(input: string | NodeJS.ReadableStream, opts:
   const snapshot = parser.finish();
   progress?.('parse', 1);
   return snapshot;
+}
+
+/** The addon's number scanner, when the addon is loaded and has one (see NumberScanner). */
+export function nativeScanner(): NumberScanner | undefined {
+  const native = loadNative();
+  return native.loaded ? native.addon.scanHeapNumbers : undefined;
 }
 
 async function openPath(path: string, opts: ParseOptions): Promise<Input> {
