@@ -33,17 +33,23 @@ export interface ParseOptions {
 }
 
 /**
- * The addon's `scanHeapNumbers` (native/src/heap-numbers.cc): reads the plain `1,2\n,3` part of a
- * number array from buf[start] into `out` and returns how many numbers it read; io[0] is then the
- * byte after the last one. It stops before anything else, and before a number that touches the end
- * of `buf`; `afterNumber` says whether a comma comes first.
+ * The addon's `scanHeapRecords` (native/src/heap-numbers.cc): reads whole nodes (section 0) or edges
+ * (1) from buf[start] straight into `arrays`, with numbersJs's checks, and stops before anything
+ * else. `io` holds the byte it stopped at and the parser's counts (see the C++ file for the layout);
+ * it returns the records read, or -1 when the arrays are not the 32-bit ones it writes.
  */
-export type NumberScanner = (buf: Uint8Array, start: number, afterNumber: boolean, out: Float64Array, io: Float64Array) => number;
+export type RecordScanner = (
+  buf: Uint8Array,
+  start: number,
+  afterNumber: boolean,
+  section: number,
+  arrays: ArrayLike<unknown>[],
+  params: Float64Array,
+  io: Float64Array,
+) => number;
 
-/** Numbers per scanner call: 256 KB of doubles, so the batch is still in L2 when it is stored. */
-const SCAN_BATCH = 32 * 1024;
 /** Bytes the JavaScript loop reads where the scanner stopped before the scanner is asked again. */
-const JS_WINDOW = 64;
+const JS_WINDOW = 256;
 
 const MAX_U32 = 0xffffffff;
 const MAX_HEADER_BYTES = 64 * 1024 * 1024;
@@ -144,21 +150,16 @@ export class SnapshotParser {
   private locLen = 0; // numbers written to locs, a multiple of 4 between entries
   private neg = false;
 
-  // The native scanner's batch (numbers() and store()).
-  private readonly scanOut: Float64Array;
-  private readonly scanIo = new Float64Array(1);
-  // Where each field is in a node and in an edge, for store()'s record loops: node type, name, id,
-  // self_size, edge_count, detachedness (-1 when absent), then edge type, name_or_index, to_node.
-  // Undefined when a field name appears twice (then only the field-by-field loop is right).
-  private recordPos?: Int32Array;
+  // The native scanner's arguments (numbers()); recordParams undefined when it cannot be used
+  // (a field name appears twice in meta), or once it has returned -1.
+  private readonly scanIo = new Float64Array(4);
+  private recordParams?: [Float64Array, Float64Array];
 
   constructor(
     readonly source: string,
     private readonly stringChunkBytes?: number,
-    private readonly scan?: NumberScanner,
-  ) {
-    this.scanOut = new Float64Array(scan ? SCAN_BATCH : 0);
-  }
+    private readonly scan?: RecordScanner,
+  ) {}
 
   push(buf: Buffer): void {
     let i = 0;
@@ -418,10 +419,14 @@ export class SnapshotParser {
     const nodeCount = (this.nodeCount = count(header.node_count, 'node_count'));
     const edgeCount = (this.edgeCount = count(header.edge_count, 'edge_count'));
     const detached = nodeFields.includes('detachedness');
-    if (new Set(nodeFields).size === nodeFields.length && new Set(edgeFields).size === edgeFields.length) {
+    if (new Set(nodeFields).size === nodeFields.length && new Set(edgeFields).size === edgeFields.length && this.nf <= 64 && this.ef <= 64) {
       const node = ['type', 'name', 'id', 'self_size', 'edge_count', 'detachedness'].map((f) => nodeFields.indexOf(f));
       const edge = ['type', 'name_or_index', 'to_node'].map((f) => edgeFields.indexOf(f));
-      this.recordPos = Int32Array.from([...node, ...edge]);
+      const types = [this.nodeTypes.length, this.edgeTypes.length];
+      this.recordParams = [
+        Float64Array.from([this.nf, ...node, nodeCount, edgeCount, types[0]]),
+        Float64Array.from([this.ef, ...edge, edgeCount, this.nf, nodeCount, types[1]]),
+      ];
     }
     // Old snapshots have no location_fields (and no locations): then there is nothing to read.
     const lf = meta.location_fields;
@@ -460,210 +465,43 @@ export class SnapshotParser {
   }
 
   /**
-   * The nodes or edges array. With the native scanner, it reads the plain runs of numbers and
-   * store() puts them in place; the JavaScript loop (numbersJs) takes what the scanner stops at
-   * (the closing ']', a number split between chunks, a bad byte) a few bytes at a time, and a whole
-   * batch again when store() finds anything unusual in it, so errors and rare cases (ids over
-   * 2^32) come from the same code with or without the addon.
+   * The nodes or edges array. With the native scanner, whole records are read and stored in C++;
+   * the JavaScript loop (numbersJs) takes what the scanner stops at (the closing ']', a record split
+   * between chunks, a bad byte, a value over 2^32 - 1) a few hundred bytes at a time, so errors and
+   * rare cases come from the same code with or without the addon.
    */
   private numbers(buf: Buffer, i: number): number {
-    const scan = this.scan;
     const len = buf.length;
-    if (!scan) return this.numbersJs(buf, i, len);
+    if (!this.scan) return this.numbersJs(buf, i, len);
     const state = this.state;
-    const out = this.scanOut;
+    const nodes = state === NODES;
     const io = this.scanIo;
     while (i < len && this.state === state) {
-      if (this.numState !== N_IN) {
-        const n = scan(buf, i, this.numState === N_AFTER, out, io);
-        if (n > 0) {
-          if (!this.store(n)) return this.numbersJs(buf, i, len);
+      const params = this.recordParams;
+      if (params && this.field === 0 && this.numState !== N_IN) {
+        const s = this.snap!;
+        const arrays = nodes
+          ? [s.nodeType, s.nodeName, s.nodeId, s.nodeSelfSize, s.firstEdge, s.nodeDetachedness ?? s.nodeType]
+          : [s.edgeType, s.edgeName, s.edgeTo];
+        io[0] = i;
+        io[1] = nodes ? this.nodesDone : this.edgesDone;
+        io[2] = this.edgeSum;
+        io[3] = this.maxNodeName;
+        const n = this.scan(buf, i, this.numState === N_AFTER, nodes ? 0 : 1, arrays, params[nodes ? 0 : 1], io);
+        if (n < 0) this.recordParams = undefined; // a widened nodeId or nodeSelfSize: JavaScript from now on
+        else if (n > 0) {
           i = io[0];
+          if (nodes) {
+            this.nodesDone = io[1];
+            this.edgeSum = io[2];
+            this.maxNodeName = io[3];
+          } else this.edgesDone = io[1];
           this.numState = N_AFTER;
-          if (n === out.length) continue;
         }
       }
-      i = this.numbersJs(buf, i, Math.min(len, i + JS_WINDOW));
+      i = this.numbersJs(buf, i, this.recordParams ? Math.min(len, i + JS_WINDOW) : len);
     }
     return i;
-  }
-
-  /**
-   * Stores a batch of the scanner's numbers as numbersJs would. Anything that is an error or needs
-   * more than a store (a value over 2^32 - 1, a count mismatch) returns false with the parser's
-   * state untouched: numbersJs then reads the batch's bytes again. The typed arrays may have been
-   * written to by then, with the values numbersJs writes again.
-   */
-  private store(n: number): boolean {
-    const f0 = this.field;
-    const r0 = this.state === NODES ? this.nodesDone : this.edgesDone;
-    const sum0 = this.edgeSum;
-    const max0 = this.maxNodeName;
-    const nodes = this.state === NODES;
-    const width = nodes ? this.nf : this.ef;
-    // Fields up to the first record's start, whole records, then the fields left.
-    let k = f0 === 0 ? 0 : Math.min(n, width - f0);
-    let ok = this.storeFields(0, k);
-    if (ok && this.recordPos) {
-      const body = k + Math.floor((n - k) / width) * width;
-      ok = nodes ? this.storeNodes(k, body) : this.storeEdges(k, body);
-      k = body;
-    }
-    ok &&= this.storeFields(k, n);
-    if (ok) return true;
-    this.field = f0;
-    if (nodes) this.nodesDone = r0;
-    else this.edgesDone = r0;
-    this.edgeSum = sum0;
-    this.maxNodeName = max0;
-    return false;
-  }
-
-  /** Whole nodes from scanOut[from, to): one pass per node, no dispatch on the field. */
-  private storeNodes(from: number, to: number): boolean {
-    const s = this.snap!;
-    const { nodeType, nodeName, nodeId, nodeSelfSize, firstEdge } = s;
-    const detached = s.nodeDetachedness ?? nodeType;
-    const [pType, pName, pId, pSize, pCount, pDet] = this.recordPos!;
-    const { nf, nodeCount, edgeCount } = this;
-    const nodeTypes = this.nodeTypes.length;
-    const idWide = !(nodeId instanceof Uint32Array);
-    const sizeWide = !(nodeSelfSize instanceof Uint32Array);
-    const out = this.scanOut;
-    let r = this.nodesDone;
-    let sum = this.edgeSum;
-    let maxName = this.maxNodeName;
-    for (let k = from; k < to; k += nf) {
-      if (r === nodeCount) return false;
-      const type = out[k + pType];
-      const name = out[k + pName];
-      const id = out[k + pId];
-      const size = out[k + pSize];
-      if (type >= nodeTypes || name > MAX_U32) return false;
-      if (id > MAX_U32 && (!idWide || id > Number.MAX_SAFE_INTEGER)) return false;
-      if (size > MAX_U32 && !sizeWide) return false;
-      sum += out[k + pCount];
-      if (sum > edgeCount) return false;
-      if (name > maxName) maxName = name;
-      nodeType[r] = type;
-      nodeName[r] = name;
-      nodeId[r] = id;
-      nodeSelfSize[r] = size;
-      firstEdge[r + 1] = sum;
-      if (pDet >= 0) {
-        const d = out[k + pDet];
-        detached[r] = d > 255 ? 255 : d;
-      }
-      r++;
-    }
-    this.nodesDone = r;
-    this.edgeSum = sum;
-    this.maxNodeName = maxName;
-    return true;
-  }
-
-  /** Whole edges from scanOut[from, to). */
-  private storeEdges(from: number, to: number): boolean {
-    const { edgeType, edgeName, edgeTo } = this.snap!;
-    const [pType, pName, pTo] = this.recordPos!.subarray(6);
-    const { nf, ef, nodeCount, edgeCount } = this;
-    const invNf = 1 / nf;
-    const edgeTypes = this.edgeTypes.length;
-    const out = this.scanOut;
-    let r = this.edgesDone;
-    for (let k = from; k < to; k += ef) {
-      if (r === edgeCount) return false;
-      const type = out[k + pType];
-      const name = out[k + pName];
-      const v = out[k + pTo];
-      const node = Math.round(v * invNf);
-      if (type >= edgeTypes || name > MAX_U32 || node >= nodeCount || node * nf !== v) return false;
-      edgeType[r] = type;
-      edgeName[r] = name;
-      edgeTo[r] = node;
-      r++;
-    }
-    this.edgesDone = r;
-    return true;
-  }
-
-  /** scanOut[from, to) one field at a time, as numbersJs does it. */
-  private storeFields(from: number, to: number): boolean {
-    const nodes = this.state === NODES;
-    const s = this.snap!;
-    const { nodeType, nodeName, nodeId, nodeSelfSize, firstEdge, edgeType, edgeName, edgeTo } = s;
-    const detached = s.nodeDetachedness ?? nodeType;
-    const kinds = nodes ? this.nodeKinds : this.edgeKinds;
-    const width = nodes ? this.nf : this.ef;
-    const count = nodes ? this.nodeCount : this.edgeCount;
-    const { nf, nodeCount, edgeCount } = this;
-    const invNf = 1 / nf;
-    const nodeTypes = this.nodeTypes.length;
-    const edgeTypes = this.edgeTypes.length;
-    const idWide = !(nodeId instanceof Uint32Array);
-    const sizeWide = !(nodeSelfSize instanceof Uint32Array);
-    const out = this.scanOut;
-    let f = this.field;
-    let r = nodes ? this.nodesDone : this.edgesDone;
-    let sum = this.edgeSum;
-    let maxName = this.maxNodeName;
-    for (let k = from; k < to; k++) {
-      const v = out[k];
-      if (r === count) return false;
-      switch (kinds[f]) {
-        case F_TYPE:
-          if (v >= nodeTypes) return false;
-          nodeType[r] = v;
-          break;
-        case F_NAME:
-          if (v > maxName) {
-            if (v > MAX_U32) return false;
-            maxName = v;
-          }
-          nodeName[r] = v;
-          break;
-        case F_ID:
-          if (v > MAX_U32 && (!idWide || v > Number.MAX_SAFE_INTEGER)) return false;
-          nodeId[r] = v;
-          break;
-        case F_SELF_SIZE:
-          if (v > MAX_U32 && !sizeWide) return false;
-          nodeSelfSize[r] = v;
-          break;
-        case F_EDGE_COUNT:
-          sum += v;
-          if (sum > edgeCount) return false;
-          firstEdge[r + 1] = sum;
-          break;
-        case F_DETACHED:
-          detached[r] = v > 255 ? 255 : v;
-          break;
-        case E_TYPE:
-          if (v >= edgeTypes) return false;
-          edgeType[r] = v;
-          break;
-        case E_NAME:
-          if (v > MAX_U32) return false;
-          edgeName[r] = v;
-          break;
-        case E_TO: {
-          const to = Math.round(v * invNf);
-          if (to >= nodeCount || to * nf !== v) return false;
-          edgeTo[r] = to;
-          break;
-        }
-      }
-      if (++f === width) {
-        f = 0;
-        r++;
-      }
-    }
-    this.field = f;
-    if (nodes) this.nodesDone = r;
-    else this.edgesDone = r;
-    this.edgeSum = sum;
-    this.maxNodeName = maxName;
-    return true;
   }
 
   /**
@@ -921,9 +759,9 @@ export async function parseSnapshot(input: string | NodeJS.ReadableStream, opts:
 }
 
 /** The addon's number scanner, when the addon is loaded and has one (see NumberScanner). */
-export function nativeScanner(): NumberScanner | undefined {
+export function nativeScanner(): RecordScanner | undefined {
   const native = loadNative();
-  return native.loaded ? native.addon.scanHeapNumbers : undefined;
+  return native.loaded ? native.addon.scanHeapRecords : undefined;
 }
 
 async function openPath(path: string, opts: ParseOptions): Promise<Input> {

@@ -57,8 +57,8 @@ export interface NativeAddon {
   /** Main thread: handlers for fatal signals writing a crash record at `path`. */
   armFatal?: (options: { path: string; signals?: number[]; note?: string }) => { ok: boolean; error?: string; signals: number[] };
   disarmFatal?: () => void;
-  /** Issue 4 (native/src/heap-numbers.cc): the heap snapshot parser's number loop (NumberScanner in src/heap/parser.ts). */
-  scanHeapNumbers?: (buf: Uint8Array, start: number, afterNumber: boolean, out: Float64Array, io: Float64Array) => number;
+  /** Issue 4 (native/src/heap-numbers.cc): the heap snapshot parser's number loop (RecordScanner in src/heap/parser.ts). */
+  scanHeapRecords?: (buf: Uint8Array, start: number, afterNumber: boolean, section: number, arrays: ArrayLike<unknown>[], params: Float64Array, io: Float64Array) => number;
 }
 
 export interface MainThreadSample {
