@@ -6,6 +6,8 @@
  * `locations` section into a Uint32Array grown by doubling. Sections it does not need
  * (trace_function_infos, trace_tree, samples) are skipped unread.
  * So a 2 GB snapshot parses in a few hundred MB of off-heap memory, under --max-old-space-size=512.
+ * With the native addon loaded, the nodes and edges numbers are read by its scanHeapRecords
+ * (numbers()); the JavaScript loop stays for everything it stops at, and for parsing without it.
  */
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
