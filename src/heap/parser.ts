@@ -6,12 +6,15 @@
  * `locations` section into a Uint32Array grown by doubling. Sections it does not need
  * (trace_function_infos, trace_tree, samples) are skipped unread.
  * So a 2 GB snapshot parses in a few hundred MB of off-heap memory, under --max-old-space-size=512.
+ * With the native addon loaded, the nodes and edges numbers are read by its scanHeapRecords
+ * (numbers()); the JavaScript loop stays for everything it stops at, and for parsing without it.
  */
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { pipeline, Readable, type TransformOptions } from 'node:stream';
 import * as zlib from 'node:zlib';
 import { BundleFormatError, openTarGzEntry, readTarGz } from '../bundle/tar';
+import { loadNative } from '../native';
 import { show, StringSectionReader } from './string-table';
 import { HeapSnapshotError, type HeapSnapshot, type Progress } from './types';
 
@@ -24,7 +27,31 @@ export interface ParseOptions {
   entry?: string;
   /** Size of the string table's Buffers; only tests change it. */
   stringChunkBytes?: number;
+  /**
+   * Read the nodes and edges arrays with the native addon's number scanner when it is loaded
+   * (default true); false always uses the JavaScript loop. Both give the same result.
+   */
+  native?: boolean;
 }
+
+/**
+ * The addon's `scanHeapRecords` (native/src/heap-numbers.cc): reads whole nodes (section 0) or edges
+ * (1) from buf[start] straight into `arrays`, with numbersJs's checks, and stops before anything
+ * else. `io` holds the byte it stopped at and the parser's counts (see the C++ file for the layout);
+ * it returns the records read, or -1 when the arrays are not the 32-bit ones it writes.
+ */
+export type RecordScanner = (
+  buf: Uint8Array,
+  start: number,
+  afterNumber: boolean,
+  section: number,
+  arrays: ArrayLike<unknown>[],
+  params: Float64Array,
+  io: Float64Array,
+) => number;
+
+/** Bytes the JavaScript loop reads where the scanner stopped before the scanner is asked again. */
+const JS_WINDOW = 256;
 
 const MAX_U32 = 0xffffffff;
 const MAX_HEADER_BYTES = 64 * 1024 * 1024;
@@ -125,9 +152,15 @@ export class SnapshotParser {
   private locLen = 0; // numbers written to locs, a multiple of 4 between entries
   private neg = false;
 
+  // The native scanner's arguments (numbers()); recordParams undefined when it cannot be used
+  // (a field name appears twice in meta), or once it has returned -1.
+  private readonly scanIo = new Float64Array(4);
+  private recordParams?: [Float64Array, Float64Array];
+
   constructor(
     readonly source: string,
     private readonly stringChunkBytes?: number,
+    private readonly scan?: RecordScanner,
   ) {}
 
   push(buf: Buffer): void {
@@ -388,6 +421,15 @@ export class SnapshotParser {
     const nodeCount = (this.nodeCount = count(header.node_count, 'node_count'));
     const edgeCount = (this.edgeCount = count(header.edge_count, 'edge_count'));
     const detached = nodeFields.includes('detachedness');
+    if (new Set(nodeFields).size === nodeFields.length && new Set(edgeFields).size === edgeFields.length && this.nf <= 64 && this.ef <= 64) {
+      const node = ['type', 'name', 'id', 'self_size', 'edge_count', 'detachedness'].map((f) => nodeFields.indexOf(f));
+      const edge = ['type', 'name_or_index', 'to_node'].map((f) => edgeFields.indexOf(f));
+      const types = [this.nodeTypes.length, this.edgeTypes.length];
+      this.recordParams = [
+        Float64Array.from([this.nf, ...node, nodeCount, edgeCount, types[0]]),
+        Float64Array.from([this.ef, ...edge, edgeCount, this.nf, nodeCount, types[1]]),
+      ];
+    }
     // Old snapshots have no location_fields (and no locations): then there is nothing to read.
     const lf = meta.location_fields;
     if (Array.isArray(lf) && lf.every((x) => typeof x === 'string') && LOCATION_FIELDS.every((f) => lf.includes(f))) {
@@ -425,10 +467,51 @@ export class SnapshotParser {
   }
 
   /**
-   * The nodes or edges array, straight into the typed arrays: a node's edge_count becomes firstEdge
-   * (CSR), an edge's to_node (a flat offset into nodes) a node ordinal.
+   * The nodes or edges array. With the native scanner, whole records are read and stored in C++;
+   * the JavaScript loop (numbersJs) takes what the scanner stops at (the closing ']', a record split
+   * between chunks, a bad byte, a value over 2^32 - 1) a few hundred bytes at a time, so errors and
+   * rare cases come from the same code with or without the addon.
    */
   private numbers(buf: Buffer, i: number): number {
+    const len = buf.length;
+    if (!this.scan) return this.numbersJs(buf, i, len);
+    const state = this.state;
+    const nodes = state === NODES;
+    const io = this.scanIo;
+    while (i < len && this.state === state) {
+      const params = this.recordParams;
+      if (params && this.field === 0 && this.numState !== N_IN) {
+        const s = this.snap!;
+        const arrays = nodes
+          ? [s.nodeType, s.nodeName, s.nodeId, s.nodeSelfSize, s.firstEdge, s.nodeDetachedness ?? s.nodeType]
+          : [s.edgeType, s.edgeName, s.edgeTo];
+        io[0] = i;
+        io[1] = nodes ? this.nodesDone : this.edgesDone;
+        io[2] = this.edgeSum;
+        io[3] = this.maxNodeName;
+        const n = this.scan(buf, i, this.numState === N_AFTER, nodes ? 0 : 1, arrays, params[nodes ? 0 : 1], io);
+        if (n < 0) this.recordParams = undefined; // a widened nodeId or nodeSelfSize: JavaScript from now on
+        else if (n > 0) {
+          i = io[0];
+          if (nodes) {
+            this.nodesDone = io[1];
+            this.edgeSum = io[2];
+            this.maxNodeName = io[3];
+          } else this.edgesDone = io[1];
+          this.numState = N_AFTER;
+        }
+      }
+      i = this.numbersJs(buf, i, this.recordParams ? Math.min(len, i + JS_WINDOW) : len);
+    }
+    return i;
+  }
+
+  /**
+   * The nodes or edges array in JavaScript, up to buf[len - 1], straight into the typed arrays: a
+   * node's edge_count becomes firstEdge (CSR), an edge's to_node (a flat offset into nodes) a node
+   * ordinal.
+   */
+  private numbersJs(buf: Buffer, i: number, len: number): number {
     const nodes = this.state === NODES;
     const where = nodes ? 'nodes' : 'edges';
     const s = this.snap!;
@@ -442,7 +525,6 @@ export class SnapshotParser {
     const invNf = 1 / nf;
     const nodeTypes = this.nodeTypes.length;
     const edgeTypes = this.edgeTypes.length;
-    const len = buf.length;
     let st = this.numState;
     let v = this.value;
     let f = this.field;
@@ -658,7 +740,7 @@ interface Input {
  */
 export async function parseSnapshot(input: string | NodeJS.ReadableStream, opts: ParseOptions = {}): Promise<HeapSnapshot> {
   const src = typeof input === 'string' ? await openPath(input, opts) : await openStream(input, opts.source ?? 'snapshot stream');
-  const parser = new SnapshotParser(oneLine(src.source), opts.stringChunkBytes);
+  const parser = new SnapshotParser(oneLine(src.source), opts.stringChunkBytes, opts.native === false ? undefined : nativeScanner());
   const progress = opts.progress;
   let last = Date.now();
   progress?.('parse', 0);
@@ -676,6 +758,12 @@ export async function parseSnapshot(input: string | NodeJS.ReadableStream, opts:
   const snapshot = parser.finish();
   progress?.('parse', 1);
   return snapshot;
+}
+
+/** The addon's number scanner, when the addon is loaded and has one (see NumberScanner). */
+export function nativeScanner(): RecordScanner | undefined {
+  const native = loadNative();
+  return native.loaded ? native.addon.scanHeapRecords : undefined;
 }
 
 async function openPath(path: string, opts: ParseOptions): Promise<Input> {

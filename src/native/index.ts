@@ -63,6 +63,8 @@ export interface NativeAddon {
     core?: { path: string; note?: string; timeoutMs?: number; minFree?: number; minAvailable?: number };
   }) => { ok: boolean; error?: string; signals: number[] };
   disarmFatal?: () => void;
+  /** Issue 4 (native/src/heap-numbers.cc): the heap snapshot parser's number loop (RecordScanner in src/heap/parser.ts). */
+  scanHeapRecords?: (buf: Uint8Array, start: number, afterNumber: boolean, section: number, arrays: ArrayLike<unknown>[], params: Float64Array, io: Float64Array) => number;
 }
 
 export interface MainThreadSample {
