@@ -4,6 +4,7 @@
 // before anything else (']', a '-', a bad byte, a record that goes on in the next chunk, a value
 // that breaks a rule or is over 2^32 - 1), and the JavaScript loop reads from there: every error,
 // every chunk boundary and every rare case goes through the same code with or without the addon.
+#include "heap-numbers.h"
 #include <node_api.h>
 
 #include <cstddef>
@@ -179,16 +180,10 @@ napi_value ScanHeapRecords(napi_env env, napi_callback_info info) {
   return result;
 }
 
-// Registration. addon.cc's Init is not ours to edit, so this file registers a module of its own
-// while the library loads: Node then calls HeapInit instead of the napi_register_module_v1 that
-// addon.cc's NODE_API_MODULE defines, and HeapInit calls that first. Node uses such a registration
-// for the first load of the library in a process; a later load (another worker thread) calls
-// napi_register_module_v1 directly, and there scanHeapRecords is absent: the parser then uses its
-// JavaScript loop. A line in addon.cc's Init calling RegisterHeapRecords would replace all this.
+// Registered by addon.cc's Init (RegisterHeapRecords), so that every load of the addon has it, in
+// worker threads too.
 
 }  // namespace
-
-extern "C" napi_value napi_register_module_v1(napi_env env, napi_value exports);  // addon.cc
 
 namespace autopsy {
 void RegisterHeapRecords(napi_env env, napi_value exports) {
@@ -198,17 +193,3 @@ void RegisterHeapRecords(napi_env env, napi_value exports) {
   }
 }
 }  // namespace autopsy
-
-namespace {
-
-napi_value HeapInit(napi_env env, napi_value exports) {
-  napi_value out = napi_register_module_v1(env, exports);
-  if (out != nullptr) autopsy::RegisterHeapRecords(env, out);
-  return out;
-}
-
-napi_module heap_module = {NAPI_MODULE_VERSION, 0, __FILE__, HeapInit, "autopsy_native", nullptr, {nullptr}};
-
-__attribute__((constructor)) void RegisterOnLoad() { napi_module_register(&heap_module); }
-
-}  // namespace
