@@ -42,7 +42,15 @@ async function blockedCore(node: string, job: 'atomics' | 'busy', want: string):
               assert.equal(d.code, 0, d.stderr);
               const core = d.stdout.trim().split('\n')[1];
               assert.match(core ?? '', /\.core$/, d.stdout);
-              last = { core, j: await coreJson(core) };
+              // The writer's signal can land before the job starts (still in writeCore's JS->C++ call,
+              // or between turns): that core holds no frame of the job, and `core` may then find no JS
+              // frame at all and exit 1 (CI, Node 24 busy loop). Retake it; the last attempt decides.
+              try {
+                last = { core, j: await coreJson(core) };
+              } catch (err) {
+                if (attempt === 2) throw err;
+                continue;
+              }
               if (last.j.jsStack.frames.some((f) => f.function === want)) break;
             }
             return last!;
