@@ -109,7 +109,6 @@ export async function runCoreBench(runs = 3): Promise<CoreBenchResult> {
     for (let i = 0; i < runs; i++) samples.push(await measure('ours', dir));
     if (spawnSync('gcore', ['--version'], { stdio: 'ignore' }).status !== null) samples.push(await measure('gcore', dir));
   } finally {
-    for (const n of readdirSync(dir)) rmSync(join(dir, n), { force: true });
     rmSync(dir, { recursive: true, force: true });
   }
   const ours = samples.filter((s) => s.tool === 'ours');
