@@ -106,7 +106,8 @@ function markEssential(
       if (child === node) continue;
       if (node !== 0) {
         if (type === eShortcut) continue;
-        if (pageOwned[child] && !nodeOwned) continue;
+        // nodeOwned first: most nodes are page-owned, and then the child's flag (a random read) is not needed.
+        if (!nodeOwned && pageOwned[child]) continue;
       }
       bits[e >>> 3] |= 1 << (e & 7);
       if (inDegree) inDegree[child]++;
