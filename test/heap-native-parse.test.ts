@@ -142,6 +142,36 @@ describe('native record scanner', { skip: noAddon }, () => {
     for (const c of cases) assert.match(sameBothWays(Buffer.from(c), [3, 64, 4096, 1 << 20]), /^error: /);
   });
 
+  it('reads the locations section as the JavaScript loop does: field order, negatives, growth, errors', () => {
+    const withLocations = (fields: string[], entries: (number | string)[][], sep = ',') => {
+      const text = chain(3000, { meta: { ...META, location_fields: fields } }).toString();
+      const at = text.indexOf('"strings"');
+      return Buffer.from(`${text.slice(0, at)}"locations":[${entries.map((e) => e.join(sep)).join(`\n${sep}`)}],\n${text.slice(at)}`);
+    };
+    const standard = ['object_index', 'script_id', 'line', 'column'];
+    // 3000 entries: the array doubles on the way (its first size is smaller).
+    const many = Array.from({ length: 3000 }, (_, k) => [7 * k, k % 5, k + 1, 4_000_000_000 - k]);
+    assert.doesNotMatch(sameBothWays(withLocations(standard, many), [5, 333, 8192, 1 << 20]), /^error/);
+    // Another field order, an extra field, a field named twice.
+    const odd = ['line', 'object_index', 'column', 'script_id', 'extra', 'line'];
+    assert.doesNotMatch(sameBothWays(withLocations(odd, many.map(([o, s, l, c]) => [l, o, c, s, 9, l + 1])), [77, 1 << 20]), /^error/);
+    // V8's -1 for an unknown line or column, and spaces.
+    const negatives = many.map(([o, s, l, c], k) => (k % 100 === 50 ? [o, s, -1, -1] : [o, s, l, c]));
+    assert.doesNotMatch(sameBothWays(withLocations(standard, negatives), [64, 1 << 20]), /^error/);
+    assert.doesNotMatch(sameBothWays(withLocations(standard, many, ' , '), [64, 1 << 20]), /^error/);
+    const bad = (k: number, entry: (number | string)[]) => withLocations(standard, many.map((e, j) => (j === k ? entry : e)));
+    for (const text of [
+      bad(1500, [7 * 1500 + 1, 0, 1, 1]), // not a multiple of node_fields
+      bad(1500, [7 * 3000, 0, 1, 1]), // past the last node
+      bad(1500, [-7, 0, 1, 1]),
+      bad(1500, [7, 2 ** 32, 1, 1]), // too large
+      bad(1500, [7, 0, 1, '1.5']),
+      withLocations(standard, [...many, [7, 1, 2]]), // a short last entry
+    ]) {
+      assert.match(sameBothWays(text, [3, 4096, 1 << 20]), /^error: /);
+    }
+  });
+
   it('is used by parseSnapshot unless native: false, with the same result', async () => {
     const a = digest(await parseSnapshot(synthPath));
     const b = digest(await parseSnapshot(synthPath, { native: false }));

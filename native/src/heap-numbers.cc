@@ -25,7 +25,9 @@ inline bool IsDigit(uint8_t c) { return (uint8_t)(c - 0x30) < 10; }
 //          self_size, edge_count, detachedness (-1: none), node count, edge count, node types],
 //          io [end, nodes done, edge sum, largest name] (in and out);
 //   edges: arrays [edgeType u8, edgeName u32, edgeTo u32], params [edge_fields, pos of type,
-//          name_or_index, to_node, edge count, node_fields, node count, edge types], io [end, edges done].
+//          name_or_index, to_node, edge count, node_fields, node count, edge types], io [end, edges done];
+//   locations (2): arrays [locations u32], params [location_fields, node_fields, node count, then per
+//          field its slot in an entry], io [end, numbers written].
 // Returns the records read, or -1 when the arrays are not of those types (a widened nodeId).
 constexpr int kMaxFields = 64;
 
@@ -66,6 +68,43 @@ inline bool ReadRecord(const uint8_t* buf, size_t len, size_t* pp, bool after, u
   return true;
 }
 
+// ReadRecord for the common layout, `1,2,3\n,4`: at most a newline before each comma, no space
+// after it. Without bounds checks, so only where the record cannot reach the end (see Fits). Reads
+// the same values as ReadRecord or returns false, and the caller then asks ReadRecord.
+inline bool ReadRecordFast(const uint8_t* buf, size_t* pp, bool after, uint32_t width, uint64_t* v) {
+  size_t p = *pp;
+  for (uint32_t f = 0; f < width; f++) {
+    if (after || f > 0) {
+      if (buf[p] == 0x0a) p++;
+      if (buf[p] != 0x2c) return false;
+      p++;
+    }
+    uint32_t d = (uint32_t)buf[p] - 0x30;
+    if (d >= 10) return false;
+    uint64_t x = d;
+    size_t q = p + 1;
+    while ((d = (uint32_t)buf[q] - 0x30) < 10) {
+      x = x * 10 + d;
+      // More than 10 digits: ReadRecord says no too.
+      if (++q - p > 10) return false;
+    }
+    v[f] = x;
+    p = q;
+  }
+  *pp = p;
+  return true;
+}
+
+// Whether a record of `width` fields read fast from p stays inside the buffer with one byte to
+// spare (ReadRecord wants the byte after the last digit in this chunk): per field a newline, a
+// comma, 10 digits and the byte after them.
+inline bool Fits(size_t p, size_t len, uint32_t width) { return p + 13 * (size_t)width + 1 < len; }
+
+inline bool Read(const uint8_t* buf, size_t len, size_t* pp, bool after, uint32_t width, uint64_t* v) {
+  if (Fits(*pp, len, width) && ReadRecordFast(buf, pp, after, width, v)) return true;
+  return ReadRecord(buf, len, pp, after, width, v);
+}
+
 napi_value ScanHeapRecords(napi_env env, napi_callback_info info) {
   size_t argc = 7;
   napi_value argv[7];
@@ -85,7 +124,7 @@ napi_value ScanHeapRecords(napi_env env, napi_callback_info info) {
   uint32_t section;
   if (napi_get_typedarray_info(env, argv[0], &t, &len, &data, nullptr, nullptr) != napi_ok || t != napi_uint8_array ||
       napi_get_value_double(env, argv[1], &start) != napi_ok || napi_get_value_bool(env, argv[2], &after) != napi_ok ||
-      napi_get_value_uint32(env, argv[3], &section) != napi_ok || section > 1 ||
+      napi_get_value_uint32(env, argv[3], &section) != napi_ok || section > 2 ||
       napi_get_typedarray_info(env, argv[5], &t, &paramLen, &paramData, nullptr, nullptr) != napi_ok || t != napi_float64_array ||
       napi_get_typedarray_info(env, argv[6], &t, &ioLen, &ioData, nullptr, nullptr) != napi_ok || t != napi_float64_array ||
       !(start >= 0 && start <= (double)len)) {
@@ -93,13 +132,13 @@ napi_value ScanHeapRecords(napi_env env, napi_callback_info info) {
   }
   const double* prm = static_cast<const double*>(paramData);
   double* io = static_cast<double*>(ioData);
-  const uint32_t nArrays = section == 0 ? 6 : 3;
-  if (paramLen < (section == 0 ? 10u : 8u) || ioLen < (section == 0 ? 4u : 2u)) return fail();
+  const uint32_t nArrays = section == 0 ? 6 : section == 1 ? 3 : 1;
+  if (paramLen < (section == 0 ? 10u : section == 1 ? 8u : 3u) || ioLen < (section == 0 ? 4u : 2u)) return fail();
   Arrays a;
   if (!GetArrays(env, argv[4], nArrays, &a)) return fail();
   const napi_typedarray_type want[6] = {napi_uint8_array, napi_uint32_array, napi_uint32_array, napi_uint32_array, napi_uint32_array, napi_uint8_array};
   for (uint32_t k = 0; k < nArrays; k++) {
-    napi_typedarray_type w = section == 0 ? want[k] : (k == 0 ? napi_uint8_array : napi_uint32_array);
+    napi_typedarray_type w = section == 0 ? want[k] : section == 2 ? napi_uint32_array : (k == 0 ? napi_uint8_array : napi_uint32_array);
     if (a.type[k] != w) {
       napi_create_int32(env, -1, &result);
       return result;
@@ -108,8 +147,12 @@ napi_value ScanHeapRecords(napi_env env, napi_callback_info info) {
   const uint8_t* buf = static_cast<const uint8_t*>(data);
   const uint32_t width = (uint32_t)prm[0];
   if (width == 0 || width > kMaxFields) return fail();
-  for (uint32_t k = 1; k < (section == 0 ? 7u : 4u); k++) {
-    if (!(prm[k] >= -1 && prm[k] < width)) return fail();
+  if (section != 2) {
+    for (uint32_t k = 1; k < (section == 0 ? 7u : 4u); k++) {
+      if (!(prm[k] >= -1 && prm[k] < width)) return fail();
+    }
+  } else if (paramLen < 3u + width) {
+    return fail();
   }
   uint64_t v[kMaxFields];
   size_t p = (size_t)start;
@@ -131,7 +174,7 @@ napi_value ScanHeapRecords(napi_env env, napi_callback_info info) {
     }
     while (r < nodeCount) {
       size_t q = p;
-      if (!ReadRecord(buf, len, &q, after, width, v)) break;
+      if (!Read(buf, len, &q, after, width, v)) break;
       const uint64_t t = v[pType], nm = v[pName], i = v[pId], s = v[pSize], c = v[pCount];
       if (t >= nodeTypes || nm > 0xffffffffu || i > 0xffffffffu || s > 0xffffffffu || sum + c > edgeCount) break;
       type[r] = (uint8_t)t;
@@ -150,6 +193,39 @@ napi_value ScanHeapRecords(napi_env env, napi_callback_info info) {
     io[1] = (double)r;
     io[2] = (double)sum;
     io[3] = (double)maxName;
+  } else if (section == 2) {
+    // The locations: per record, field f goes to slot prm[3 + f] of a 4-number entry (0: the node
+    // offset, stored as an ordinal; -1: not kept). It stops when the array is full (the JavaScript
+    // loop grows it) and before a '-' (V8's -1 for an unknown position), which JavaScript reads.
+    uint32_t* out = static_cast<uint32_t*>(a.data[0]);
+    const uint64_t cap = a.length[0];
+    const uint64_t nf = (uint64_t)prm[1], nodeCount = (uint64_t)prm[2];
+    int slot[kMaxFields];
+    for (uint32_t f = 0; f < width; f++) {
+      if (!(prm[3 + f] >= -1 && prm[3 + f] <= 3)) return fail();
+      slot[f] = (int)prm[3 + f];
+    }
+    if (nf == 0) return fail();
+    uint64_t n = (uint64_t)io[1];
+    while (n + 4 <= cap) {
+      size_t q = p;
+      if (!Read(buf, len, &q, after, width, v)) break;
+      bool ok = true;
+      for (uint32_t f = 0; f < width && ok; f++) {
+        if (slot[f] == 0) ok = v[f] / nf < nodeCount && v[f] % nf == 0;
+        else if (slot[f] > 0) ok = v[f] <= 0xffffffffu;
+      }
+      if (!ok) break;
+      for (uint32_t f = 0; f < width; f++) {
+        if (slot[f] == 0) out[n] = (uint32_t)(v[f] / nf);
+        else if (slot[f] > 0) out[n + slot[f]] = (uint32_t)v[f];
+      }
+      n += 4;
+      records++;
+      p = q;
+      after = true;
+    }
+    io[1] = (double)n;
   } else {
     uint8_t* type = static_cast<uint8_t*>(a.data[0]);
     uint32_t* name = static_cast<uint32_t*>(a.data[1]);
@@ -159,11 +235,15 @@ napi_value ScanHeapRecords(napi_env env, napi_callback_info info) {
     const uint64_t edgeCount = (uint64_t)prm[4], nf = (uint64_t)prm[5], nodeCount = (uint64_t)prm[6], edgeTypes = (uint64_t)prm[7];
     if (nf == 0 || a.length[0] < edgeCount || a.length[1] < edgeCount || a.length[2] < edgeCount) return fail();
     uint64_t r = (uint64_t)io[1];
+    // to_node / node_fields by a multiplication: a 64-bit division costs tens of cycles per edge.
+    // For a multiple k * nf (at most 10 digits, so exact in a double) the product rounds to k; anything else
+    // fails the check below and is left to the JavaScript loop, which reports it.
+    const double invNf = 1.0 / (double)nf;
     while (r < edgeCount) {
       size_t q = p;
-      if (!ReadRecord(buf, len, &q, after, width, v)) break;
+      if (!Read(buf, len, &q, after, width, v)) break;
       const uint64_t t = v[pType], nm = v[pName], off = v[pTo];
-      const uint64_t node = off / nf;
+      const uint64_t node = (uint64_t)((double)off * invNf + 0.5);
       if (t >= edgeTypes || nm > 0xffffffffu || node >= nodeCount || node * nf != off) break;
       type[r] = (uint8_t)t;
       name[r] = (uint32_t)nm;

@@ -106,7 +106,8 @@ function markEssential(
       if (child === node) continue;
       if (node !== 0) {
         if (type === eShortcut) continue;
-        if (pageOwned[child] && !nodeOwned) continue;
+        // nodeOwned first: most nodes are page-owned, and then the child's flag (a random read) is not needed.
+        if (!nodeOwned && pageOwned[child]) continue;
       }
       bits[e >>> 3] |= 1 << (e & 7);
       if (inDegree) inDegree[child]++;
@@ -337,8 +338,8 @@ function retainedSizesIn(idom: Uint32Array, order: Uint32Array, selfSize: Number
  * result is DevTools' node for node (test/heap-engine.test.ts checks it against DevTools itself).
  *
  * Layout: vertices are identified by DFS number (ancestor chains stay close in memory); the
- * essential predecessors are gathered once in DFS-number space, so the main loop reads them in
- * order; eval keeps the smallest semidominator VALUE on the path (not a vertex whose semi must be
+ * essential predecessors are recorded by the DFS itself as it scans each edge (CSR by target
+ * ordinal, sized from the in-degrees), so no second pass over the edges looks up DFS numbers; eval keeps the smallest semidominator VALUE on the path (not a vertex whose semi must be
  * looked up), interleaved with the ancestor link so that one path step touches one cache line;
  * path compression reverses the path in place (no stack). Scratch while it runs: 8 × 4 B per node
  * (plus the caller's in-degree array) and 4 B per essential edge.
@@ -365,8 +366,13 @@ function lengauerTarjan(s: EdgeGraph, essential: Uint8Array, counted?: Uint32Arr
       if ((essential[e >>> 3] & (1 << (e & 7))) !== 0) inDegree[edgeTo[e]]++;
     }
   }
-  let essentialCount = 0;
-  for (let i = 0; i < nodeCount; i++) essentialCount += inDegree[i];
+  // Essential predecessors (as DFS numbers) by target ORDINAL: those of ord are
+  // pred[firstPred[ord] .. firstPred[ord+1]-1]. The DFS fills them as it scans each edge (once), so
+  // no separate pass over the edges looks up the targets' DFS numbers. firstPred[ord] counts up as
+  // ord's list fills, then everything is shifted back by one.
+  const firstPred = new Uint32Array(len + 1);
+  for (let i = 0; i < nodeCount; i++) firstPred[i + 2] = firstPred[i + 1] + inDegree[i];
+  const pred = new Uint32Array(Math.max(firstPred[nodeCount + 1], predMin)); // predMin: see buildDominators
   const vertex = new Uint32Array(len); // DFS number → ordinal; all arrays below are by DFS number
   const parent = new Uint32Array(len); // becomes dom, in preorder: dom[w] is written after parent[w] is read
   const semi = new Uint32Array(len); // during the DFS: the next edge to scan; at the end: idom by ordinal
@@ -380,7 +386,8 @@ function lengauerTarjan(s: EdgeGraph, essential: Uint8Array, counted?: Uint32Arr
     semi[v] = firstEdge[ord];
     return v;
   };
-  // Iterative DFS from `start` (already visited), until it returns to start's parent.
+  // Iterative DFS from `start` (already visited), until it returns to start's parent. Each edge is
+  // scanned once: after a descent, v resumes at the next one.
   const dfs = (start: number): void => {
     const stop = parent[start];
     let v = start;
@@ -391,8 +398,10 @@ function lengauerTarjan(s: EdgeGraph, essential: Uint8Array, counted?: Uint32Arr
       for (; e < end; e++) {
         if ((essential[e >>> 3] & (1 << (e & 7))) === 0) continue;
         const w = edgeTo[e];
+        pred[firstPred[w + 1]++] = v;
         if (num[w] === 0) {
           next = visit(w, v);
+          e++;
           break;
         }
       }
@@ -406,24 +415,18 @@ function lengauerTarjan(s: EdgeGraph, essential: Uint8Array, counted?: Uint32Arr
   for (let ord = 0; ord < nodeCount && n < nodeCount; ord++) {
     if (num[ord] === 0 && inDegree[ord] === 0) dfs(visit(ord, 1));
   }
+  const lone = n;
   for (let ord = 0; ord < nodeCount && n < nodeCount; ord++) {
     if (num[ord] === 0) visit(ord, 1);
   }
-
-  // Essential predecessors by DFS number: those of w are pred[firstPred[w] .. firstPred[w+1]-1].
-  const firstPred = new Uint32Array(len + 1);
-  for (let v = 1; v <= n; v++) firstPred[v + 1] = firstPred[v] + inDegree[vertex[v]];
-  const pred = new Uint32Array(Math.max(essentialCount, predMin)); // predMin: see buildDominators
-  for (let from = 0; from < nodeCount; from++) {
-    const v = num[from];
+  // The nodes numbered alone were not scanned by a DFS: their edges' turn.
+  for (let v = lone + 1; v <= n; v++) {
+    const from = vertex[v];
     for (let e = firstEdge[from], end = firstEdge[from + 1]; e < end; e++) {
-      if ((essential[e >>> 3] & (1 << (e & 7))) === 0) continue;
-      pred[firstPred[num[edgeTo[e]]]++] = v;
+      if ((essential[e >>> 3] & (1 << (e & 7))) !== 0) pred[firstPred[edgeTo[e] + 1]++] = v;
     }
   }
-  // firstPred[w] now holds the end of w's list, which is where w+1's starts: shift back by one.
-  for (let v = len; v > 0; v--) firstPred[v] = firstPred[v - 1];
-  firstPred[0] = 0;
+  // firstPred[ord + 1] now holds the end of ord's list, and firstPred[ord] its start.
 
   // From here on, link[2v]: v's ancestor in the linked forest (0: not linked yet); link[2v+1]: the
   // smallest semidominator on the path from v up to (not including) that ancestor.
@@ -453,8 +456,9 @@ function lengauerTarjan(s: EdgeGraph, essential: Uint8Array, counted?: Uint32Arr
   };
 
   for (let w = n; w >= 2; w--) {
-    const first = firstPred[w];
-    const last = firstPred[w + 1];
+    const ord = vertex[w];
+    const first = firstPred[ord];
+    const last = firstPred[ord + 1];
     let sw = first === last ? 1 : w; // no essential retainer: the root
     for (let k = first; k < last; k++) {
       const v = pred[k];

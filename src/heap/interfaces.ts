@@ -144,14 +144,18 @@ export class PropertyShapes {
 /**
  * DevTools' interface inference: name each plain object by its first property names ('{a, b}', at
  * most 120 characters, __proto__ left out); names shared by at least max(2, objects / 1000) objects
- * become definitions, most popular first.
+ * become definitions, most popular first. With `shapeOf`, each node's shape id (-1: not a plain
+ * object) is written there, for the matcher: classify() saves the second walk over every object's edges.
  */
-export function inferInterfaces(s: HeapSnapshot, shapes: PropertyShapes = new PropertyShapes(s)): InterfaceDefinition[] {
+export function inferInterfaces(
+  s: HeapSnapshot, shapes: PropertyShapes = new PropertyShapes(s), shapeOf?: Int32Array,
+): InterfaceDefinition[] {
   // Objects per shape, in order of first appearance (the order DevTools' Map of candidates keeps).
   const perShape: number[] = [];
   let total = 0;
   for (let node = 0; node < s.nodeCount; node++) {
     const k = shapes.of(node);
+    if (shapeOf) shapeOf[node] = k;
     if (k < 0) continue;
     total++;
     perShape[k] = (perShape[k] ?? 0) + 1;
@@ -201,10 +205,11 @@ interface Trie {
  * best definition whose properties the object all has (most properties, then earliest). Property
  * names are mapped to dense ids; any consistent order gives the same matches as DevTools' string
  * order. Returns, per plain object, the matched definition's name or null; computed once per shape.
+ * The returned function takes the node's shape id when the caller has it (inferInterfaces' shapeOf).
  */
 export function interfaceMatcher(
   s: HeapSnapshot, defs: InterfaceDefinition[], shapes: PropertyShapes = new PropertyShapes(s), scratch?: ScratchPool,
-): (node: number) => string | null {
+): (node: number, shape?: number) => string | null {
   const ids = new Map<string, number>();
   const root: Trie = { next: new Map(), greatestNext: -1, match: null };
   defs.forEach((def, index) => {
@@ -260,8 +265,7 @@ export function interfaceMatcher(
     return best ? best.name : null;
   };
   const memo: (string | null | undefined)[] = [];
-  return (node) => {
-    const k = shapes.of(node);
+  return (node, k = shapes.of(node)) => {
     if (k < 0) return null;
     let m = memo[k];
     if (m === undefined) memo[k] = m = match(shapes.names(k));

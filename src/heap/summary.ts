@@ -44,10 +44,13 @@ export function classify(
   const pool = opts.scratch;
   const detached = propagateDetachedness(s, t, pool);
   const shapes = new PropertyShapes(s, pool);
-  const interfaces = opts.interfaces ?? inferInterfaces(s, shapes);
+  const classOf = pool ? pool.u32(n) : new Uint32Array(n); // every entry is written below
+  // Until the loop below overwrites it, classOf holds each node's shape id (as int32, -1: none) when
+  // inferInterfaces ran here: the matcher then needs no second walk over every object's edges.
+  const shapeOf = opts.interfaces ? undefined : new Int32Array(classOf.buffer, classOf.byteOffset, n);
+  const interfaces = opts.interfaces ?? inferInterfaces(s, shapes, shapeOf);
   const matchInterface = interfaces.length ? interfaceMatcher(s, interfaces, shapes, pool) : () => null;
 
-  const classOf = pool ? pool.u32(n) : new Uint32Array(n); // every entry is written below
   const names: string[] = [];
   const keys: string[] = [];
   const byKey = new Map<string, number>();
@@ -129,7 +132,7 @@ export function classify(
       if (type === objectType) {
         if (objectName[idx] === 0) objectName[idx] = s.strings.get(idx) === 'Object' ? 1 : -1;
         if (objectName[idx] === 1) {
-          const iface = matchInterface(node);
+          const iface = shapeOf ? matchInterface(node, shapeOf[node]) : matchInterface(node);
           if (iface !== null) id = idFor(`${NS_INTERFACE}:${iface}`, iface, ',' + iface);
         }
         if (loc && location[node] !== 0) id = locatedId(location[node] - 1, id);
