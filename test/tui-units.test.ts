@@ -91,6 +91,10 @@ describe('keys', () => {
   it('splitKeys and isMoveOnly: one item per character; moves batch, other keys do not', () => {
     assert.deepEqual(splitKeys('jk\r', {}), [{ input: 'j', key: {} }, { input: 'k', key: {} }, { input: '', key: { return: true } }]);
     assert.deepEqual(splitKeys('', { upArrow: true }), [{ input: '', key: { upArrow: true } }]);
+    // Esc typed just before a key arrives with it in one read, as Alt+key: Esc, then the key.
+    assert.deepEqual(splitKeys('1', { meta: true }), [{ input: '', key: { escape: true } }, { input: '1', key: {} }]);
+    assert.deepEqual(splitKeys('x', { meta: true, ctrl: true }), [{ input: 'x', key: { meta: true, ctrl: true } }]);
+    assert.deepEqual(splitKeys('', { meta: true, upArrow: true }), [{ input: '', key: { meta: true, upArrow: true } }]);
     assert.equal(isMoveOnly({ input: 'j', key: {} }, false), true);
     assert.equal(isMoveOnly({ input: '', key: { pageDown: true } }, false), true);
     assert.equal(isMoveOnly({ input: '', key: { return: true } }, false), false);

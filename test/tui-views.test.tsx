@@ -93,6 +93,15 @@ describe('tui: frame and global keys', () => {
     assert.match(await ui.press(KEY.shiftTab), /Findings/);
   });
 
+  it('Esc and a key typed at once (one read: Alt+key to Ink) act as Esc, then the key', async () => {
+    const ui = await mount();
+    await ui.press('5');
+    assert.match(await ui.press('\x1b2'), /Caused by DatabaseError/);
+    // In a search, Esc ends it and the key is a command again.
+    await ui.press('4', '/', 'x');
+    assert.match(await ui.press('\x1b1'), /Findings/);
+  });
+
   it('? shows the help, any key closes it; q and Ctrl-C quit', async () => {
     const ui = await mount();
     const help = await ui.press('?');

@@ -102,6 +102,9 @@ export interface KeyItem {
 const SPECIAL: (keyof KeyInfo)[] = ['return', 'escape', 'backspace', 'delete', 'tab', 'upArrow', 'downArrow', 'leftArrow', 'rightArrow', 'pageUp', 'pageDown', 'home', 'end', 'ctrl', 'meta'];
 
 export function splitKeys(input: string, key: KeyInfo): KeyItem[] {
+  // Esc and a key typed quickly after it arrive in one read, which Ink reports as Alt+key ("\x1b1" is
+  // meta with "1"). The UI binds nothing to Alt, so it is what was typed: Esc, then the key.
+  if (key.meta && !key.ctrl && !SPECIAL.some((k) => k !== 'meta' && key[k]) && input.length === 1 && input >= ' ') return [{ input: '', key: { escape: true } }, ...splitKeys(input, {})];
   if (SPECIAL.some((k) => key[k])) return [{ input, key }];
   return [...input].map((ch) => (ch === '\r' || ch === '\n' ? { input: '', key: { return: true } } : ch === '\t' ? { input: '', key: { tab: true } } : { input: ch, key: {} }));
 }
