@@ -31,6 +31,17 @@ function writeBundle(evil = false): { tgz: string; folder: string } {
   return { tgz, folder };
 }
 
+/** Resolves when the worker session is ready; rejects with its error. */
+function untilReady(s: WorkerHeapSession): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const off = s.subscribe(() => {
+      const st = s.getState();
+      if (st.status === 'ready') resolve(off());
+      if (st.status === 'error') reject(new Error(st.error));
+    });
+  });
+}
+
 describe('open without a terminal', () => {
   it('prints the summary of a bundle and of an unpacked bundle folder', async () => {
     const { tgz, folder } = writeBundle();
@@ -116,13 +127,7 @@ describe('heap worker on a real snapshot', () => {
     const phases = new Set<string>();
     s.subscribe(() => phases.add(s.getState().phase ?? s.getState().status));
     s.start();
-    await new Promise<void>((resolve, reject) => {
-      const off = s.subscribe(() => {
-        const st = s.getState();
-        if (st.status === 'ready') resolve(off());
-        if (st.status === 'error') reject(new Error(st.error));
-      });
-    });
+    await untilReady(s);
     try {
       assert.ok(phases.has('parse'), [...phases].join());
       const ready = s.getState().ready!;
@@ -147,13 +152,7 @@ describe('heap worker: diff of two snapshots', () => {
     const snap = join(dir, 'app.heapsnapshot');
     const s = new WorkerHeapSession([{ path: snap, label: 'before' }, { path: snap + '.2', label: 'after' }]);
     s.start();
-    await new Promise<void>((resolve, reject) => {
-      const off = s.subscribe(() => {
-        const st = s.getState();
-        if (st.status === 'ready') resolve(off());
-        if (st.status === 'error') reject(new Error(st.error));
-      });
-    });
+    await untilReady(s);
     try {
       const diff = s.getState().ready!.diff!;
       const row = diff.rows.find((r) => r.name === 'TuiLeak');

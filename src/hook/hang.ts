@@ -160,6 +160,11 @@ function quiet<T>(fn: () => T): T {
   }
 }
 
+/** For the hook's own deliberate blocks (leak and OOM snapshots): quiet() when the watchdog runs, else just fn. */
+export function quietly<T>(fn: () => T): T {
+  return hb ? quiet(fn) : fn();
+}
+
 /** Called by the watchdog through Runtime.evaluate, on this thread, while the loop is blocked. */
 function captureHang(info: HangInfo): HangReply {
   if (Atomics.compareExchange(hb!, SLOT.WRITTEN, info.episode - 1, info.episode) !== info.episode - 1) return { skipped: 'already written' };

@@ -1,4 +1,5 @@
 import type { Config } from './config';
+import { quietly } from './hang';
 import { LeakDetector } from './leak-detector';
 import { hookFailure, hookLog } from './log';
 import { record, state } from './state';
@@ -52,12 +53,6 @@ export function watchLeak(config: Config): { onHeap(heapUsed: number, heapLimit:
       }
     },
   };
-}
-
-/** Runs `fn`, which blocks the loop on purpose, without the hang watchdog calling it a hang (hang.ts, quiet). */
-function quietly<T>(fn: () => T): T {
-  const hang = (globalThis as unknown as Record<symbol, { quiet?: <U>(f: () => U) => U } | undefined>)[Symbol.for('autopsy-ts.hang')];
-  return hang?.quiet ? hang.quiet(fn) : fn();
 }
 
 function mb(n: number): string {

@@ -67,9 +67,7 @@ function takeEvidence(config: Config, heapUsed: number, heapLimit: number, ratio
         if (hs.needsLineEnds()) hs.prepareLineEnds();
         (require('node:v8') as typeof import('node:v8')).writeHeapSnapshot(snapPath);
       };
-      const hang = (globalThis as unknown as Record<symbol, { quiet?: <T>(fn: () => T) => T } | undefined>)[Symbol.for('autopsy-ts.hang')];
-      if (hang?.quiet) hang.quiet(take);
-      else take();
+      (require('./hang') as typeof import('./hang')).quietly(take);
       ev.snapshot = { bytes: fs.statSync(snapPath).size, tookMs: Date.now() - t0 };
     } catch (err) {
       ev.snapshot = { skipped: `snapshot failed: ${(err as Error).message}` };

@@ -221,23 +221,35 @@ async function captureHeap(episode: number, heapUsed: number): Promise<void> {
   }
 }
 
+/**
+ * The addon's signal sampler on the blocked main thread (src/hook/native-stack.ts): the record the
+ * bundle keeps of it, and the stack text when frames were named. Undefined when it failed outright.
+ */
+function sampleMain(): { sampler: Omit<NonNullable<HangRecord['sampler']>, 'lines'>; stack?: string } | undefined {
+  try {
+    const s = (require('./native-stack') as typeof import('./native-stack')).sampleBlockedMain();
+    return { sampler: { tookMs: s.tookMs, signals: s.signals, vmState: s.vmState, frames: s.frames, problem: s.problem }, stack: s.ok ? s.stackText : undefined };
+  } catch (err) {
+    hookFailure('sampling the blocked main thread', err);
+    return undefined;
+  }
+}
+
 /** The main thread cannot run JS: write the bundle from this thread with what /proc knows. */
 function writeFromHere(info: HangInfo, why: string): void {
   if (Atomics.compareExchange(hb, SLOT.WRITTEN, info.episode - 1, info.episode) !== info.episode - 1) return;
   const capture = require('./capture') as typeof CaptureModule;
   const hang: HangRecord = { ...info, thread: 'main', jsStack: `not available: ${why}`, ongoing: true };
   // Issue 8: the addon's signal sampler sees the JS frames under the system call (src/hook/native-stack.ts).
+  const s = sampleMain();
   let stack: string | undefined;
-  try {
-    const s = (require('./native-stack') as typeof import('./native-stack')).sampleBlockedMain();
-    hang.sampler = { tookMs: s.tookMs, signals: s.signals, vmState: s.vmState, frames: s.frames, problem: s.problem, lines: s.ok ? 'where each function is defined, not the current line' : undefined };
-    if (s.ok) {
+  if (s) {
+    hang.sampler = { ...s.sampler, lines: s.stack ? 'where each function is defined, not the current line' : undefined };
+    if (s.stack) {
       hang.jsStack = 'captured';
       hang.jsStackFrom = 'signal sampler';
-      stack = s.stackText;
-    } else hang.jsStack = `not available: ${why}; the signal sampler: ${s.problem}`;
-  } catch (err) {
-    hookFailure('sampling the blocked main thread', err);
+      stack = s.stack;
+    } else hang.jsStack = `not available: ${why}; the signal sampler: ${s.sampler.problem}`;
   }
   const r = capture.captureSync({
     reason: 'hang',
@@ -318,15 +330,10 @@ async function answerRequests(requests: import('./control').DumpRequest[], block
     Atomics.compareExchange(hb, SLOT.DUMP, 1, 3);
     if (!path && Atomics.load(hb, SLOT.DUMP) === 3) {
       const mainThread = trigger.mainThread as Record<string, unknown>;
-      let stack: string | undefined;
-      try {
-        const s = (require('./native-stack') as typeof import('./native-stack')).sampleBlockedMain();
-        mainThread.sampler = { tookMs: s.tookMs, signals: s.signals, vmState: s.vmState, frames: s.frames, problem: s.problem };
-        mainThread.jsStack = s.ok ? 'captured by the signal sampler (lines are where each function is defined)' : `not available: ${s.problem}`;
-        if (s.ok) stack = s.stackText;
-      } catch (err) {
-        mainThread.jsStack = `not available: ${(err as Error).message}`;
-      }
+      const s = sampleMain();
+      const stack = s?.stack;
+      if (s) mainThread.sampler = s.sampler;
+      mainThread.jsStack = stack ? 'captured by the signal sampler (lines are where each function is defined)' : `not available: ${s?.sampler.problem ?? 'the sampler failed'}`;
       mainThread.inspector = problem ?? whyNot ?? 'not available';
       const r = capture.captureSync({ reason: 'on-demand', stack, trigger });
       path = r.path;

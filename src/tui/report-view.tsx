@@ -31,7 +31,7 @@ export function ReportView(p: ViewProps) {
   return (
     <Box flexDirection="column" height={p.height}>
       <ListWindow
-          width={p.width}
+        width={p.width}
         count={shown.length}
         cursor={list.cursor}
         height={p.height}

@@ -61,7 +61,7 @@ export function StackView(p: ViewProps) {
   return (
     <Box flexDirection="column" height={p.height}>
       <ListWindow
-          width={p.width}
+        width={p.width}
         count={shown.length}
         cursor={list.cursor}
         height={listHeight}
