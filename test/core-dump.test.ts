@@ -107,6 +107,8 @@ describe('core dumps of a live process', { skip: !linuxX64 && 'core dumps need L
     assert.equal((await runCli(['verify', bundlePath])).code, 0);
     const s = JSON.parse((await runCli(['summary', bundlePath, '--json'])).stdout);
     assert.equal(s.core.path, corePath);
+    // The text summary says where the core is and what reads it.
+    assert.ok((await runCli(['summary', bundlePath])).stdout.includes(`\nCore: ${corePath} (`), 'summary names the core');
 
     // The V8 heap is in the core (Node marks it MADV_DONTFORK; the writer re-marks it for the fork).
     assert.ok(statSync(corePath).blocks * 512 > 900 * 1024 * 1024, `core holds ${statSync(corePath).blocks * 512} bytes`);

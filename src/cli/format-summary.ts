@@ -93,6 +93,8 @@ export function formatText(s: Summary): string {
   }
   out.push('');
   out.push(`Bundle: ${safeLine(s.file)} (${s.files.length + 1} files, format v${s.formatVersion})`);
+  // The core beside the bundle (dump --core, AUTOPSY_HANG_CORE, AUTOPSY_FATAL_CORE): where, and what reads it.
+  if (s.core?.path) out.push(`Core: ${safeLine(s.core.path)}${s.core.size ? ` (${(s.core.size / 1024 ** 2).toFixed(0)} MB)` : ''}; read it with: autopsy-ts core ${safeLine(s.core.path)}`);
   if (s.redacted.length) out.push(`Redacted: ${s.redacted.map((n) => safeLine(n, 80)).join(', ')}`);
   for (const w of s.warnings) out.push(`Note: ${safeLine(w, 300)}`);
   return out.join('\n') + '\n';
