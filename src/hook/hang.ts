@@ -94,9 +94,12 @@ let hb: Int32Array | undefined;
 let beatIntervalMs = 0;
 const lateness: number[] = [];
 
+/** The addon's heartbeat (native/src/heartbeat.cc), when it runs instead of the JS timer. */
+let nativeBeat: { rest: () => void; drain: () => number[] } | undefined;
+
 /** The delays (ms) of the beats since the last call, for the flight recorder's samples. */
 function drainDelays(): number[] {
-  return lateness.splice(0, lateness.length);
+  return nativeBeat ? nativeBeat.drain() : lateness.splice(0, lateness.length);
 }
 let lastBeatMs = 0;
 let thresholdMs = 0;
@@ -120,6 +123,24 @@ function beat(): void {
   // second timer (monitorEventLoopDelay) of its own. Bounded: the sampler drains it every second.
   if (lateness.length < 4096) lateness.push(Math.max(0, gap - beatIntervalMs));
   if (gap > thresholdMs) loopFreed(gap);
+}
+
+/**
+ * The same heartbeat as beat(), as a libuv timer in the addon: no JS runs per beat, which halves what
+ * an idle process pays for it (docs/performance.md). Its only call into JS is at the end of a block.
+ */
+function startNativeBeat(intervalMs: number): boolean {
+  try {
+    const n = (require('../native') as typeof import('../native')).loadNative();
+    const a = n.loaded ? n.addon : undefined;
+    if (!a?.startBeat || !a.restBeat || !a.drainBeatDelays) return false;
+    if (!a.startBeat(hb!, intervalMs, thresholdMs, uptimeMs(), loopFreed)) return false;
+    nativeBeat = { rest: a.restBeat, drain: a.drainBeatDelays };
+    return true;
+  } catch (err) {
+    hookFailure('starting the native heartbeat', err);
+    return false;
+  }
 }
 
 /** The first beat after a block: the episode's end goes into the timeline, and into its bundle. */
@@ -156,6 +177,7 @@ function quiet<T>(fn: () => T): T {
   } finally {
     lastBeatMs = uptimeMs();
     Atomics.store(hb!, SLOT.BEAT, beatValue(lastBeatMs));
+    nativeBeat?.rest();
     Atomics.store(hb!, SLOT.QUIET, 0);
   }
 }
@@ -278,7 +300,7 @@ export function startWatchdog(config: Config): void {
   lastBeatMs = uptimeMs();
   Atomics.store(hb, SLOT.BEAT, beatValue(lastBeatMs));
   Atomics.store(hb, SLOT.STARTED, 1);
-  setInterval(beat, intervalMs).unref();
+  if (!startNativeBeat(intervalMs)) setInterval(beat, intervalMs).unref();
   Object.defineProperty(globalThis, HANG_KEY, { value: { capture: captureHang, addLocals, annotate, takeHeap, quiet, drainDelays, addCore, dumpBlocked, addDumpCore }, configurable: true, enumerable: false });
 
   // The worker must not load the hook again: no inherited execArgv (--require), no NODE_OPTIONS.

@@ -63,6 +63,12 @@ export interface NativeAddon {
     core?: { path: string; note?: string; timeoutMs?: number; minFree?: number; minAvailable?: number };
   }) => { ok: boolean; error?: string; signals: number[] };
   disarmFatal?: () => void;
+  /** Main thread, once (native/src/heartbeat.cc): the hang watchdog's heartbeat as a libuv timer (src/hook/hang.ts). */
+  startBeat?: (slots: Int32Array, intervalMs: number, thresholdMs: number, uptimeMs: number, onFreed: (gapMs: number) => void) => boolean;
+  /** The hook blocked the loop on purpose: the gap up to now is no hang. */
+  restBeat?: () => void;
+  /** The beats' delays (ms) since the last call. */
+  drainBeatDelays?: () => number[];
   /** Issue 4 (native/src/heap-numbers.cc): the heap snapshot parser's number loop (RecordScanner in src/heap/parser.ts). */
   scanHeapRecords?: (buf: Uint8Array, start: number, afterNumber: boolean, section: number, arrays: ArrayLike<unknown>[], params: Float64Array, io: Float64Array) => number;
 }
