@@ -267,6 +267,11 @@ describe('leak trigger (AUTOPSY_LEAK=1)', () => {
     const summary = JSON.parse((await runCli(['summary', bundle, '--json'])).stdout);
     assert.match(summary.headline, /^memory leak: heap after GC [\d.]+ → [\d.]+ MB; \S+ \+[\d,]+ \([\d.]+ MB\)/);
     assert.equal((await runCli(['verify', bundle])).code, 0);
+    // leak.json comes before the snapshots in the archive: `open` reads JSON entries from the front, and
+    // one behind the snapshots made it decompress both before its first frame.
+    const { readTarGz } = await import('../src/bundle/tar.js');
+    const order = (await readTarGz(bundle)).map((e) => e.name);
+    assert.ok(order.indexOf('leak.json') >= 0 && order.indexOf('leak.json') < order.findIndex((n) => n.startsWith('heap/')), order.join(' '));
   });
 
   test('stays silent over a 2-minute steady run (HTTP traffic, garbage, a bounded cache)', async () => {

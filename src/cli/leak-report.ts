@@ -51,7 +51,10 @@ export async function leakReport(bundle: string, top = 20): Promise<{ suspects: 
   if (!manifestEntry?.data) throw new Error(`${bundle} has no manifest.json`);
   const { files: _files, ...manifest } = JSON.parse(manifestEntry.data.toString('utf8')) as Manifest;
   const files = entries.filter((e) => e.name !== 'manifest.json' && e.name !== 'leak.json').map((e) => ({ name: e.name, data: e.data! }));
-  files.push({ name: 'leak.json', data: Buffer.from(JSON.stringify(leak, null, 1) + '\n') });
+  // Before the snapshots: `open` reads JSON entries from the front of the archive, and one behind two
+  // snapshots could only be reached by decompressing them (seconds for a big heap).
+  const firstHeap = files.findIndex((f) => f.name.startsWith('heap/'));
+  files.splice(firstHeap < 0 ? files.length : firstHeap, 0, { name: 'leak.json', data: Buffer.from(JSON.stringify(leak, null, 1) + '\n') });
   const { tgz } = assembleBundle(manifest, files);
   const fs = require('node:fs') as typeof import('node:fs');
   const tmp = `${bundle}.${process.pid}.tmp`;
