@@ -208,6 +208,32 @@ describe('commands', () => {
     assert.equal(JSON.parse(j.stdout).ok, false);
   });
 
+  test('summary, timeline, ls and open read the archive only up to its snapshots; verify reads it all', async () => {
+    // A bundle whose 8 MB snapshot was cut short (a disk filled up while it was copied): what comes
+    // before the snapshot is readable, and only verify, which checks everything, says it is damaged.
+    const entries = await readTarGz(bundle, { load: () => true });
+    const snapshot = Buffer.alloc(8 * 1024 * 1024);
+    for (let i = 0; i < snapshot.length; i += 4) snapshot.writeUInt32LE((i * 2654435761) >>> 0, i);
+    const files = entries.filter((e) => e.name !== 'manifest.json').map((e) => ({ name: e.name, data: e.data! }));
+    files.push({ name: 'heap/on-demand.heapsnapshot', data: snapshot });
+    const manifest = JSON.parse(entries.find((e) => e.name === 'manifest.json')!.data!.toString());
+    manifest.files = files.map((f) => ({ name: f.name, size: f.data.length, sha256: sha(f.data) }));
+    const whole = createTarGz([{ name: 'manifest.json', data: Buffer.from(JSON.stringify(manifest)) }, ...files]);
+    const cutDir = join(dir, 'cut');
+    mkdirSync(cutDir, { recursive: true });
+    const cut = join(cutDir, 'autopsy-20261122T080000000Z-uncaught-exception-host-4242.tgz');
+    writeFileSync(cut, whole.subarray(0, Math.floor(whole.length * 0.6)));
+    const s = await runCli(['summary', cut, '--json']);
+    assert.equal(s.code, 0, s.stderr);
+    assert.equal(JSON.parse(s.stdout).reason, 'uncaught-exception');
+    assert.equal((await runCli(['timeline', cut, '--json'])).code, 0);
+    assert.match((await runCli(['ls', cutDir])).stdout, /uncaught-exception +\d+ +[\d.]+M +Error: request failed/);
+    const v = await runCli(['verify', cut]);
+    assert.equal(v.code, 1);
+    assert.equal(v.stderr.trim().split('\n').length, 1, v.stderr);
+    assert.match(v.stderr, /truncated|unexpected end/i);
+  });
+
   test('ls lists time, reason, pid, size and the first error line', async () => {
     const r = await runCli(['ls', out]);
     assert.equal(r.code, 0);

@@ -39,6 +39,12 @@ export function isKnownEntry(name: string): boolean {
  * JSON entries are parsed strictly, and the manifest must name format v1 (or an older minor).
  */
 export async function readBundle(path: string): Promise<Bundle> {
+  statFile(path);
+  const list = await readTarGz(path, { load: (name) => name.endsWith('.json') && !name.includes('/'), limits: { maxLoadBytes: MAX_JSON_BYTES } });
+  return bundleOf(path, list);
+}
+
+function statFile(path: string): void {
   let st;
   try {
     st = statSync(path);
@@ -46,7 +52,10 @@ export async function readBundle(path: string): Promise<Bundle> {
     throw new BundleFormatError(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
   }
   if (!st.isFile()) throw new BundleFormatError(`${path} is not a file`);
-  const list = await readTarGz(path, { load: (name) => name.endsWith('.json') && !name.includes('/'), limits: { maxLoadBytes: MAX_JSON_BYTES } });
+}
+
+/** The bundle an archive's entries make, with the manifest's checks. */
+function bundleOf(path: string, list: TarEntry[]): Bundle {
   const entries = new Map(list.map((e) => [e.name, e]));
   const m = entries.get(ENTRY.manifest);
   if (!m || !m.data) throw new BundleFormatError(`bad bundle: ${path} has no manifest.json (is it an autopsy-ts bundle?)`);
@@ -62,6 +71,44 @@ export async function readBundle(path: string): Promise<Bundle> {
     json.set(e.name, parseStrict(e.name, e.data));
   }
   return { path, manifest, entries, json };
+}
+
+/**
+ * The manifest and the JSON entries, read from the front of the archive: the read stops at the first
+ * entry after them (heap snapshots come last), so a bundle holding a 1 GB snapshot reads as fast as
+ * one without. Entries not read are listed as the manifest gives them (size, sha256): `verify` and
+ * readBundle() check the whole archive. For `open`, `summary`, `ls` and `timeline`.
+ */
+export async function readBundleHead(path: string): Promise<Bundle> {
+  statFile(path);
+  let listed: Set<string> | undefined;
+  const isJson = (name: string) => name.endsWith('.json') && !name.includes('/');
+  const list = await readTarGz(path, {
+    load: isJson,
+    limits: { maxLoadBytes: MAX_JSON_BYTES },
+    stopBefore: (name, read) => {
+      if (!listed) {
+        const m = read.find((e) => e.name === ENTRY.manifest);
+        if (!m?.data) return false;
+        let files: unknown;
+        try {
+          files = (JSON.parse(m.data.toString('utf8')) as Manifest).files;
+        } catch {
+          return false; // bundleOf() names the problem
+        }
+        // A manifest that lists nothing (made by hand) or something odd: read everything.
+        if (!Array.isArray(files) || !files.length) return false;
+        listed = new Set(files.map((f: { name?: unknown }) => String(f?.name)).filter(isJson));
+      }
+      if (isJson(name)) return false;
+      return [...listed].every((n) => read.some((e) => e.name === n));
+    },
+  });
+  const b = bundleOf(path, list);
+  for (const f of b.manifest.files) {
+    if (f && typeof f.name === 'string' && !b.entries.has(f.name)) b.entries.set(f.name, { name: f.name, size: Number(f.size) || 0, sha256: String(f.sha256 ?? '') });
+  }
+  return b;
 }
 
 /** Checks every file the manifest lists against the archive, and the archive against the manifest. */

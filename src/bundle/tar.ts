@@ -214,11 +214,13 @@ type TarEvent = { kind: 'entry'; name: string; size: number } | { kind: 'data'; 
 /**
  * Streams the archive through gunzip and hashes every entry; buffers only entries for which
  * `load(name)` is true (none by default). Directories are skipped. Rejects with BundleFormatError on
- * anything malformed or hostile; an unreadable file rejects with the fs error itself.
+ * anything malformed or hostile; an unreadable file rejects with the fs error itself. `stopBefore`,
+ * asked at each entry's header with the entries read so far, ends the read there (the rest of the
+ * archive is neither decompressed nor checked).
  */
 export async function readTarGz(
   path: string,
-  opts: { limits?: Partial<ReadLimits>; load?: (name: string) => boolean } = {},
+  opts: { limits?: Partial<ReadLimits>; load?: (name: string) => boolean; stopBefore?: (name: string, read: TarEntry[]) => boolean } = {},
 ): Promise<TarEntry[]> {
   const limits = { ...DEFAULT_LIMITS, ...opts.limits };
   const load = opts.load ?? (() => false);
@@ -228,6 +230,7 @@ export async function readTarGz(
   let parts: Buffer[] | undefined;
   for await (const event of tarEvents(path, limits)) {
     if (event.kind === 'entry') {
+      if (opts.stopBefore?.(event.name, entries)) break; // the generator's finally closes gunzip and the file
       current = { name: event.name, size: event.size, sha256: '' };
       hash = createHash('sha256');
       parts = load(event.name) ? [] : undefined;

@@ -1,7 +1,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { BUNDLE_NAME_RE } from '../bundle/names';
-import { bundleError, readBundle } from '../bundle/reader';
+import { bundleError, readBundleHead } from '../bundle/reader';
 import { CliError } from './errors';
 
 export interface ListedBundle {
@@ -32,7 +32,7 @@ export async function listBundles(dir: string): Promise<ListedBundle[]> {
     let size = 0;
     try {
       size = statSync(file).size;
-      const b = await readBundle(file);
+      const b = await readBundleHead(file);
       const e = bundleError(b);
       out.push({
         file,

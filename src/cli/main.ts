@@ -1,6 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { resolve } from 'node:path';
-import { readBundle } from '../bundle/reader';
+import { readBundleHead } from '../bundle/reader';
 import { summarize } from '../bundle/summary';
 import { BundleFormatError } from '../bundle/tar';
 import { HeapSnapshotError } from '../heap/types';
@@ -30,7 +30,7 @@ function seconds(v: string): number {
 }
 
 async function printSummary(path: string, format: string): Promise<void> {
-  const s = summarize(await readBundle(path));
+  const s = summarize(await readBundleHead(path));
   out(format === 'json' ? formatJson(s) : format === 'markdown' ? formatMarkdown(s) : formatText(s));
 }
 

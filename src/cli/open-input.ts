@@ -6,9 +6,9 @@
  */
 import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
-import { readBundle, type Bundle } from '../bundle/reader';
+import { readBundleHead, type Bundle } from '../bundle/reader';
 import { summarize } from '../bundle/summary';
-import { BundleFormatError, openTarGzEntry, type TarEntry } from '../bundle/tar';
+import { BundleFormatError, type TarEntry } from '../bundle/tar';
 import { FORMAT_NAME, FORMAT_VERSION, type Manifest } from '../bundle/types';
 import { ElfError, ET_CORE, readHeaders, withFile } from '../native/elf';
 import type { HeapSource, UiModel } from '../tui/model';
@@ -66,60 +66,6 @@ function readFolder(dir: string): Bundle {
   return { path: dir, manifest, entries, json };
 }
 
-/** One entry of a .tgz, read up to `max` bytes; the archive is decompressed only up to its end. */
-async function readEntry(path: string, name: string, max: number): Promise<Buffer> {
-  const stream = (await openTarGzEntry(path, name, { maxLoadBytes: max })) as NodeJS.ReadableStream & { destroy(): void };
-  const parts: Buffer[] = [];
-  let n = 0;
-  for await (const chunk of stream as AsyncIterable<Buffer>) {
-    n += chunk.length;
-    if (n > max) {
-      stream.destroy();
-      throw new BundleFormatError(`bad bundle: ${name} is larger than 64 MiB`);
-    }
-    parts.push(chunk);
-  }
-  return Buffer.concat(parts, n);
-}
-
-/**
- * A bundle's manifest and JSON entries, read from the front of the archive: the heap snapshots that
- * follow them are neither decompressed nor hashed before the first frame (a 1 GB snapshot would take
- * seconds). `verify` checks checksums; the heap worker reads its entry when it starts.
- */
-async function readBundleHead(path: string): Promise<Bundle> {
-  let head: Buffer;
-  try {
-    head = await readEntry(path, 'manifest.json', MAX_JSON_BYTES);
-  } catch (err) {
-    if (err instanceof BundleFormatError && err.message.includes('no entry')) throw new BundleFormatError(`bad bundle: ${path} has no manifest.json (is it an autopsy-ts bundle?)`);
-    throw err;
-  }
-  const manifest = parseJson('manifest.json', head) as Manifest;
-  if (!manifest || typeof manifest !== 'object' || manifest.format !== FORMAT_NAME) throw new BundleFormatError(`bad bundle: manifest.json does not describe an ${FORMAT_NAME}`);
-  if (typeof manifest.formatVersion !== 'number' || manifest.formatVersion > FORMAT_VERSION) throw new BundleFormatError(`bundle format version ${String(manifest.formatVersion).slice(0, 20)} is newer than this autopsy-ts reads (${FORMAT_VERSION}); upgrade autopsy-ts`);
-  if (!Array.isArray(manifest.files)) throw new BundleFormatError('bad bundle: manifest.json has no file list');
-  // A manifest that lists nothing (made by hand): read the whole archive to see what is there.
-  if (!manifest.files.length) return readBundle(path);
-  const entries = new Map<string, TarEntry>();
-  const json = new Map<string, unknown>();
-  for (const f of manifest.files) {
-    if (!f || typeof f.name !== 'string') continue;
-    entries.set(f.name, { name: f.name, size: Number(f.size) || 0, sha256: String(f.sha256 ?? '') });
-    if (!f.name.endsWith('.json') || f.name.includes('/')) continue;
-    let data: Buffer;
-    try {
-      data = await readEntry(path, f.name, MAX_JSON_BYTES);
-    } catch (err) {
-      // Listed but not in the archive: open what is there (verify names the damage).
-      if (err instanceof BundleFormatError && err.message.includes('no entry')) continue;
-      throw err;
-    }
-    json.set(f.name, parseJson(f.name, data));
-  }
-  return { path, manifest, entries, json };
-}
-
 function bundleModel(b: Bundle, folder: boolean): UiModel {
   const summary = summarize(b);
   const t = b.json.get('timeline.json') as { events?: unknown } | unknown[] | undefined;
@@ -156,7 +102,7 @@ export async function openInput(path: string, diff?: string): Promise<UiModel> {
   else if (/\.heapsnapshot(\.gz)?$/i.test(path)) model = { title: basename(path), kind: 'snapshot', events: [], heaps: [{ path, label: basename(path) }] };
   else {
     const magic = head(path, 64);
-    if (magic[0] === 0x1f && magic[1] === 0x8b) model = bundleModel(await readBundleHead(path), false);
+    if (magic[0] === 0x1f && magic[1] === 0x8b) model = bundleModel(await readBundleHead(path), false); // JSON entries from the archive's front: snapshots are not decompressed
     else if (magic.subarray(0, 4).toString('latin1') === '\x7fELF') model = coreModel(path, st.size);
     else if (magic.toString('utf8').trimStart().startsWith('{')) {
       if (/^\s*\{\s*"snapshot"/.test(magic.toString('utf8'))) model = { title: basename(path), kind: 'snapshot', events: [], heaps: [{ path, label: basename(path) }] };

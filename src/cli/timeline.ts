@@ -1,10 +1,10 @@
-import { bundleTimeline, readBundle } from '../bundle/reader';
+import { bundleTimeline, readBundleHead } from '../bundle/reader';
 import { clock, describeEvent, filterKinds } from '../timeline/events';
 import { safeJson, safeLine } from './sanitize';
 
 /** `autopsy-ts timeline <bundle> [--json] [--kind a,b]`: the flight recorder's events, oldest first. */
 export async function timelineCommand(bundle: string, opts: { json?: boolean; kind?: string[] }): Promise<string> {
-  const b = await readBundle(bundle);
+  const b = await readBundleHead(bundle);
   const events = filterKinds(bundleTimeline(b), opts.kind);
   if (opts.json) return safeJson({ events }) + '\n';
   if (!events.length) return 'no events\n';
