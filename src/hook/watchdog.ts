@@ -10,15 +10,16 @@
  *   4. when the thread sits in native code or a system call it cannot answer: the bundle is written
  *      from here, with what /proc says, and says that the JS stack was not available.
  */
-import type { Session } from 'node:inspector';
 import { workerData } from 'node:worker_threads';
 import type * as CaptureModule from './capture';
-import { HANG_KEY, SLOT, type HangInfo, type HangRecord, type HangReply, type LocalsRecord, type WatchdogData } from './hang';
+import { HANG_KEY, SLOT, type HangInfo, type HangRecord, type HangReply, type WatchdogData } from './hang';
 import { HangDetector, beatAge, beatValue, type DetectorEvent } from './hang-detector';
 import { probeThread } from './hang-probe';
 import { memoryRoom, snapshotHeadroom } from './headroom';
 import { hookFailure } from './log';
 import { state } from './state';
+import { captureLocals } from './watchdog-locals';
+import { callMain, connect, currentSession, disconnect, post, serialised } from './watchdog-session';
 
 const data = workerData as WatchdogData;
 const hb = new Int32Array(data.sab);
@@ -28,8 +29,6 @@ state().startCwd = data.startCwd;
 
 /** How long the main thread has to answer Runtime.evaluate before we write from here. */
 const ANSWER_MS = { running: 250, blocked: 250 };
-/** Budget for Debugger.enable + pause + scopes: a lazy Debugger.enable costs ~1 ms per 15 scripts. */
-const LOCALS_BUDGET_MS = 2000;
 
 /**
  * `autopsy-ts dump PID` while the main thread is blocked: its signal waits for the loop, so once the
@@ -38,14 +37,6 @@ const LOCALS_BUDGET_MS = 2000;
 const BLOCKED_DUMP_MS = 1000;
 const DUMP_SCAN_MS = 250;
 
-let session: Session | undefined;
-/** A hang episode and a blocked dump each use `session`: one at a time. */
-let sessionQueue: Promise<void> = Promise.resolve();
-function serialised(fn: () => Promise<void>): Promise<void> {
-  const next = sessionQueue.then(fn, fn);
-  sessionQueue = next.catch(() => {});
-  return next;
-}
 let fallback: { episode: number; hang: HangRecord; written: CaptureModule.WrittenBundle } | undefined;
 
 function uptimeMs(): number {
@@ -78,64 +69,6 @@ function tick(): void {
   setTimeout(tick, next);
 }
 
-/** How often to ask for another interrupt while a call into the main thread waits (see post()). */
-const KICK_MS = 50;
-
-/**
- * Posts to the main thread and waits, bounded. Each post makes Node request a V8 interrupt; inside an
- * Atomics.wait, V8 sometimes misses one (a lost wake-up: seen in about 1 run of 3 for the second
- * call of an episode), so while waiting we post a no-op evaluation every KICK_MS to request another.
- * Queued messages are all dispatched by whichever interrupt gets through.
- */
-function kickEvery(ms: number): NodeJS.Timeout {
-  return setInterval(() => {
-    try {
-      session?.post('Runtime.evaluate', { expression: '0', silent: true });
-    } catch {}
-  }, ms);
-}
-
-function post<T>(method: string, params: object | undefined, timeoutMs: number): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const kick = kickEvery(KICK_MS);
-    const timer = setTimeout(() => {
-      clearInterval(kick);
-      reject(new Error(`${method} timed out after ${timeoutMs} ms`));
-    }, timeoutMs);
-    session!.post(method, params ?? {}, (err: Error | null, result: unknown) => {
-      clearTimeout(timer);
-      clearInterval(kick);
-      if (err) reject(err);
-      else resolve(result as T);
-    });
-  });
-}
-
-/**
- * One session per episode, closed at its end. A session left open would make Node print "Waiting for
- * the debugger to disconnect..." when the app calls process.exit(), changing its stderr. The price:
- * closing it disables its HeapProfiler agent, which resets V8's heap object ids, so two heap
- * snapshots taken on either side of a hang cannot be matched object by object (docs/configuration.md).
- */
-function connect(): string | undefined {
-  try {
-    const inspector = require('node:inspector') as typeof import('node:inspector');
-    session = new inspector.Session();
-    session.connectToMainThread();
-    return undefined;
-  } catch (err) {
-    session = undefined;
-    return (err as Error).message;
-  }
-}
-
-function disconnect(): void {
-  try {
-    session?.disconnect();
-  } catch {}
-  session = undefined;
-}
-
 async function onHang(ev: DetectorEvent): Promise<void> {
   const now = Date.now();
   const probe = probeThread(data.pid);
@@ -150,7 +83,7 @@ async function onHang(ev: DetectorEvent): Promise<void> {
   // AUTOPSY_HANG_INSPECTOR=0: go straight to the addon's sampler (issue 8; used by its tests).
   let whyNot = process.env.AUTOPSY_HANG_INSPECTOR === '0' ? 'the inspector path is turned off (AUTOPSY_HANG_INSPECTOR=0)' : connect();
   let reply: HangReply | undefined;
-  if (session) {
+  if (currentSession()) {
     const wait = probe.syscall === 'running' || probe.state === 'R' ? ANSWER_MS.running : ANSWER_MS.blocked;
     try {
       const r = await post<{ result?: { value?: HangReply }; exceptionDetails?: { text?: string } }>(
@@ -204,11 +137,6 @@ async function coreForHang(episode: number, bundlePath: string): Promise<void> {
   }
 }
 // --- end issue 7 ---
-
-function callMain(fn: string, args: unknown[], timeoutMs: number): Promise<unknown> {
-  const list = args.map((a) => JSON.stringify(a)).join(', ');
-  return post('Runtime.evaluate', { expression: `globalThis[Symbol.for(${JSON.stringify(HANG_KEY.description)})]?.${fn}(${list})`, silent: true, returnByValue: true }, timeoutMs);
-}
 
 /** AUTOPSY_HANG_HEAP=1: a snapshot while frozen, only when the memory headroom allows it. */
 async function captureHeap(episode: number, heapUsed: number): Promise<void> {
@@ -309,7 +237,7 @@ async function answerRequests(requests: import('./control').DumpRequest[], block
     // Whoever claims the dump writes it: the main thread (DUMP 1 -> 2) once its interrupt runs, or this
     // thread (1 -> 3) when the main thread has not started within ANSWER_MS.
     Atomics.store(hb, SLOT.DUMP, 1);
-    if (session) {
+    if (currentSession()) {
       const answer = post<{ result?: { value?: { path?: string; skipped?: string } } }>(
         'Runtime.evaluate',
         { expression: `globalThis[Symbol.for(${JSON.stringify(HANG_KEY.description)})]?.dumpBlocked(${JSON.stringify(trigger)})`, returnByValue: true, silent: true },
@@ -352,7 +280,7 @@ async function answerRequests(requests: import('./control').DumpRequest[], block
         if (here) {
           (here.manifest.trigger ??= {}).core = control.coreRef(core);
           capture.rewriteBundle(here, entries);
-        } else if (session) await callMain('addDumpCore', [control.coreRef(core), 'record' in core ? core.record : null], 10_000);
+        } else if (currentSession()) await callMain('addDumpCore', [control.coreRef(core), 'record' in core ? core.record : null], 10_000);
       } catch (err) {
         hookFailure('adding the core to the bundle', err);
       }
@@ -385,97 +313,6 @@ function onRecovered(ev: DetectorEvent): void {
     { name: 'hang.json', value: f.hang },
     { name: 'timeline.json', value: { events: [...f.written.events, { time: end, kind: 'hang-end', durationMs: f.hang.durationMs }] } },
   ]);
-}
-
-interface RemoteObject {
-  type: string;
-  subtype?: string;
-  value?: unknown;
-  description?: string;
-  unserializableValue?: string;
-  preview?: { properties?: { name: string; value?: string; type: string }[]; overflow?: boolean };
-}
-
-/** A bounded one-line preview of a debugger RemoteObject. */
-export function renderRemote(v: RemoteObject | undefined): string {
-  if (!v) return 'undefined';
-  let s: string;
-  if (v.type === 'undefined') s = 'undefined';
-  else if (v.unserializableValue) s = v.unserializableValue;
-  else if (v.type === 'string') s = JSON.stringify(v.value);
-  else if (v.type !== 'object' && v.type !== 'function') s = String(v.value);
-  else if (v.subtype === 'null') s = 'null';
-  else if (v.type === 'function') s = `[Function: ${(v.description ?? '').split('\n')[0].slice(0, 80)}]`;
-  else {
-    s = v.description ?? v.type;
-    const props = v.preview?.properties;
-    if (props && v.type === 'object') {
-      const inner = props.slice(0, 8).map((p) => `${p.name}: ${p.type === 'string' ? JSON.stringify(p.value) : p.value}`);
-      s += ` {${inner.join(', ')}${v.preview?.overflow || props.length > 8 ? ', …' : ''}}`;
-    }
-  }
-  return s.length > 300 ? `${s.slice(0, 300)}…` : s;
-}
-
-interface CallFrame {
-  functionName: string;
-  url: string;
-  location: { scriptId: string; lineNumber: number; columnNumber?: number };
-  scopeChain: { type: string; object: { objectId?: string } }[];
-}
-
-/**
- * Debugger.enable + Debugger.pause: the call frames and the locals of the top three frames, then
- * resume and disable, so no debugger stays enabled. Bounded by LOCALS_BUDGET_MS in all.
- */
-async function captureLocals(episode: number): Promise<void> {
-  const t0 = performance.now();
-  const left = () => Math.max(1, LOCALS_BUDGET_MS - (performance.now() - t0));
-  const record: LocalsRecord = { frames: [], tookMs: 0 };
-  let paused = false;
-  // Debugger.enable announces every script once: the only way to name the paused frames' files.
-  const urls = new Map<string, string>();
-  const onScript = (m: { params: { scriptId: string; url: string } }) => urls.set(m.params.scriptId, m.params.url);
-  session!.on('Debugger.scriptParsed', onScript);
-  try {
-    const pausedEvent = new Promise<CallFrame[]>((resolve) => session!.once('Debugger.paused', (m: { params: { callFrames: CallFrame[] } }) => resolve(m.params.callFrames)));
-    await post('Debugger.enable', {}, left());
-    await post('Debugger.pause', {}, left());
-    const kick = kickEvery(KICK_MS);
-    const frames = await Promise.race([pausedEvent, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the main thread did not pause in time')), left()))]).finally(() => clearInterval(kick));
-    paused = true;
-    // The top frames that are the app's: a pause often lands inside a Node builtin the app's loop
-    // calls (performance.now, a validator), whose locals tell nothing.
-    const urlOf = (f: CallFrame) => f.url || urls.get(f.location.scriptId) || '';
-    const appFrames = frames.filter((f) => !urlOf(f).startsWith('node:') && urlOf(f) !== '');
-    for (const f of (appFrames.length ? appFrames : frames).slice(0, 3)) {
-      const scopes: LocalsRecord['frames'][number]['scopes'] = [];
-      for (const sc of f.scopeChain.filter((s) => s.type === 'local' || s.type === 'block' || s.type === 'closure').slice(0, 3)) {
-        if (!sc.object.objectId) continue;
-        const props = await post<{ result: { name: string; value?: RemoteObject }[] }>('Runtime.getProperties', { objectId: sc.object.objectId, ownProperties: true, generatePreview: true }, left());
-        const vars: Record<string, string> = {};
-        for (const p of props.result.slice(0, 20)) vars[p.name.slice(0, 100)] = renderRemote(p.value);
-        scopes.push({ type: sc.type, vars });
-      }
-      record.frames.push({ function: f.functionName, url: f.url || urls.get(f.location.scriptId) || '', line: f.location.lineNumber + 1, column: (f.location.columnNumber ?? 0) + 1, scopes });
-    }
-  } catch (err) {
-    record.problem = (err as Error).message;
-  } finally {
-    session!.off('Debugger.scriptParsed', onScript);
-    try {
-      if (paused) await post('Debugger.resume', {}, 500);
-    } catch {}
-    try {
-      await post('Debugger.disable', {}, 500);
-    } catch {}
-  }
-  record.tookMs = Math.round(performance.now() - t0);
-  try {
-    await callMain('addLocals', [episode, record], 1000);
-  } catch (err) {
-    hookFailure('adding locals to the hang bundle', err);
-  }
 }
 
 setTimeout(tick, data.intervalMs);
