@@ -398,7 +398,7 @@ describe('heap engine: reference computations on random graphs', () => {
       // counts unless a non-empty instance of its class dominates it.
       const classes = classify(s);
       const cls = (v: number) => classes.names[classes.classOf[v]];
-      const rawRetained = retainedSizes(dom.idom, dom.order, s.nodeSelfSize);
+      const rawRetained = retainedSizes(dom, s.nodeSelfSize);
       const expected = new Map<string, { count: number; selfSize: number; retainedSize: number }>();
       for (let v = 0; v < s.nodeCount; v++) {
         if (s.nodeSelfSize[v] === 0) continue;
@@ -421,7 +421,7 @@ describe('heap engine: reference computations on random graphs', () => {
     let ran = false;
     const par = await buildDominatorsParallel(s, { meanwhile: () => { ran = true; } });
     assert.ok(ran);
-    for (const k of ['idom', 'retainedSize', 'selfSize', 'order', 'firstDominated', 'dominated'] as const) {
+    for (const k of ['idom', 'retainedSize', 'selfSize', 'firstDominated', 'dominated'] as const) {
       assert.deepEqual(par.dom[k], seq[k], k);
     }
     assert.deepEqual(par.retainers, buildRetainers(s));

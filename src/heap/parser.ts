@@ -55,7 +55,7 @@ const JS_WINDOW = 256;
 
 const MAX_U32 = 0xffffffff;
 const MAX_HEADER_BYTES = 64 * 1024 * 1024;
-const READ_BYTES = 4 * 1024 * 1024;
+const READ_BYTES = 1024 * 1024;
 const PROGRESS_MS = 50;
 const HEAP_ENTRY_RE = /^heap\/[^/]+\.heapsnapshot(\.gz)?$/;
 

@@ -181,7 +181,7 @@ export function classSummary(s: SnapshotWithLocations, dom: Dominators, opts: Su
   const classes = opts.classes ?? classify(s);
   const dist = opts.distances ?? computeDistances(s);
   const size = opts.raw ? s.nodeSelfSize : dom.selfSize;
-  const retained = opts.raw ? retainedSizes(dom.idom, dom.order, s.nodeSelfSize) : dom.retainedSize;
+  const retained = opts.raw ? retainedSizes(dom, s.nodeSelfSize) : dom.retainedSize;
   const { classOf } = classes;
   const k = classes.names.length;
   const count = new Float64Array(k);
