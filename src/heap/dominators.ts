@@ -48,11 +48,12 @@ export interface DominatorOptions {
  * non-weak edges from the root's shortcut edges (the user global objects) and from
  * '(Document DOM trees)'. Edges from non-owned to owned nodes do not retain (see essentialEdges).
  */
-export function pageOwnedNodes(s: HeapSnapshot): Uint8Array {
+export function pageOwnedNodes(s: HeapSnapshot, scratch?: ScratchPool): Uint8Array {
   const t = typeIds(s);
   const { firstEdge, edgeTo, edgeType } = s;
   const owned = new Uint8Array(s.nodeCount);
-  const stack = new Uint32Array(s.nodeCount + (firstEdge[1] - firstEdge[0]));
+  const size = s.nodeCount + (firstEdge[1] - firstEdge[0]);
+  const stack = scratch ? scratch.u32(size) : new Uint32Array(size);
   let top = 0;
   for (let e = firstEdge[0]; e < firstEdge[1]; e++) {
     const type = edgeType[e];
@@ -72,6 +73,7 @@ export function pageOwnedNodes(s: HeapSnapshot): Uint8Array {
       owned[child] = 1;
     }
   }
+  scratch?.give(stack);
   return owned;
 }
 
@@ -150,8 +152,8 @@ function ownedSelfSizesIn<T extends NumberArray = Float64Array>(
   if (nodeCount >= MULTIPLE) throw new Error('Too many nodes for ownedSelfSizes');
   const owners = into.owners ?? new Uint32Array(nodeCount);
   // A byte per node to test before touching `owners`: most edges lead to self-owned nodes.
-  const ownable = new Uint8Array(nodeCount);
-  const extData = new Int8Array(s.strings.count); // 0 unknown, 1 'system / ExternalStringData', -1 not
+  const ownable = pool ? pool.u8(nodeCount) : new Uint8Array(nodeCount);
+  const extData = pool ? pool.i8(s.strings.count) : new Int8Array(s.strings.count); // 0 unknown, 1 'system / ExternalStringData', -1 not
   let ownableCount = 0;
   for (let i = 0; i < nodeCount; i++) {
     const type = nodeType[i];
@@ -168,7 +170,7 @@ function ownedSelfSizesIn<T extends NumberArray = Float64Array>(
     } else owners[i] = i;
   }
   // Each ownable node is pushed at most twice: unvisited → owner, owner → multiple.
-  const stack = new Uint32Array(2 * ownableCount + 1);
+  const stack = pool ? pool.u32(2 * ownableCount + 1) : new Uint32Array(2 * ownableCount + 1);
   let top = 0;
   const eWeak = t.eWeak;
   const visit = (id: number): void => {
@@ -199,6 +201,7 @@ function ownedSelfSizesIn<T extends NumberArray = Float64Array>(
     sizes[i] = 0;
   }
   pool?.give(ownable);
+  pool?.give(extData);
   pool?.give(stack);
   return sizes;
 }
@@ -211,16 +214,19 @@ export function buildDominators(s: HeapSnapshot, opts: DominatorOptions = {}): D
   // The essential in-degrees, counted while marking the edges; Lengauer–Tarjan turns them into its
   // predecessor lists' offsets.
   const inDegree = new Uint32Array(n + 1);
-  // The flags go to the pool after use; not pageOwnedNodes' stack, touched only as deep as it went.
-  const pageOwned = opts.pageOwned ?? pageOwnedNodes(s);
+  const pageOwned = opts.pageOwned ?? pageOwnedNodes(s, pool);
   const essential = markEssential(s, pageOwned, ephemerons, inDegree);
   if (!opts.pageOwned) pool?.give(pageOwned);
-  const lt = lengauerTarjan(s, essential, inDegree);
-  pool?.give(essential);
+  const lt = lengauerTarjan(s, essential, inDegree, pool);
   // The results are written over Lengauer–Tarjan's scratch, which is dead now: freed ArrayBuffers
   // only return to the system after a GC, and none may run in between.
-  const { link, offsets, parent, pred, flags } = lt.scratch!;
-  pool?.give(flags);
+  const { link, offsets, parent, pred, flags, vertex } = lt.scratch!;
+  const predFits = pred.length >= n - 1; // then the dominator tree's children go there
+  if (pool) {
+    pool.give(essential);
+    pool.give(flags);
+    if (predFits) pool.give(pred.subarray(Math.max(0, n - 1)));
+  }
   // Sizes in 32 bits when the whole heap's are (every retained size is at most the root's, the sum).
   const sizeSum = (a: NumberArray): number => {
     let sum = 0;
@@ -231,18 +237,38 @@ export function buildDominators(s: HeapSnapshot, opts: DominatorOptions = {}): D
   const owners = parent.subarray(0, n);
   const selfSize = opts.selfSizes ?? ownedSelfSizesIn(s, { sizes: narrow ? offsets.subarray(0, n) : undefined, owners }, pool);
   if (opts.selfSizes || !narrow) pool?.give(offsets);
-  // idom is in link's first half.
+  // lt.idom is in link's first half, and is not kept (see lazyIdom).
   const retained = narrow ? link.subarray(n + 1, 2 * n + 1) : new Float64Array(n);
-  if (!narrow) pool?.give(link.subarray(n + 1));
   retainedSizesIn(lt.idom, lt.order, selfSize, retained);
-  pool?.give(new Uint32Array(lt.order.buffer)); // the whole of it: the distances take it
-  const predFits = pred.length >= n - 1;
+  pool?.give(vertex); // lt.order: the whole of it, for the distances
   const { firstDominated, dominated } = dominatedNodes(lt.idom, {
     firstDominated: parent,
     dominated: predFits ? pred.subarray(0, Math.max(0, n - 1)) : undefined,
   });
-  if (pool) pool.give(predFits ? pred.subarray(Math.max(0, n - 1)) : pred);
-  return { idom: lt.idom, selfSize, retainedSize: retained, firstDominated, dominated, unreachable: lt.unreachable };
+  if (pool) {
+    if (!predFits) pool.give(pred);
+    pool.give(narrow ? link.subarray(0, n + 1) : link);
+  }
+  return lazyIdom({ selfSize, retainedSize: retained, firstDominated, dominated, unreachable: lt.unreachable });
+}
+
+/**
+ * Dominators whose idom is built from the tree's children lists when first read: nothing in
+ * analyze() reads it, and 4 B per node fewer stay allocated (the distances' queue goes there).
+ */
+function lazyIdom(d: Omit<Dominators, 'idom'>): Dominators {
+  let idom: Uint32Array | undefined;
+  const get = (): Uint32Array => {
+    if (idom) return idom;
+    const { firstDominated, dominated } = d;
+    const n = firstDominated.length - 1;
+    idom = new Uint32Array(n);
+    for (let v = 0; v < n; v++) {
+      for (let k = firstDominated[v], end = firstDominated[v + 1]; k < end; k++) idom[dominated[k]] = v;
+    }
+    return idom;
+  };
+  return Object.defineProperty(d, 'idom', { get, enumerable: true }) as Dominators;
 }
 
 interface FinishInto { firstDominated?: Uint32Array; dominated?: Uint32Array }
@@ -388,14 +414,14 @@ interface LTResult {
   order: Uint32Array;
   unreachable: number;
   /** Arrays no longer needed, for the caller to write its results over (not sent from the worker). */
-  scratch?: { link: Uint32Array; offsets: Uint32Array; parent: Uint32Array; pred: Uint32Array; flags: Uint8Array };
+  scratch?: { link: Uint32Array; offsets: Uint32Array; parent: Uint32Array; pred: Uint32Array; flags: Uint8Array; vertex: Uint32Array };
 }
 
 const VISITED = 1;
 const ORPHAN = 2; // no essential retainer
 const LONE = 4; // numbered alone (see lengauerTarjan)
 
-function lengauerTarjan(s: EdgeGraph, essential: Uint8Array, counted?: Uint32Array): LTResult {
+function lengauerTarjan(s: EdgeGraph, essential: Uint8Array, counted?: Uint32Array, pool?: ScratchPool): LTResult {
   const { nodeCount, edgeCount, firstEdge, edgeTo } = s;
   const len = nodeCount + 1;
   // Essential in-degrees by ordinal (a caller may pass them counted), then the end of each node's
@@ -406,7 +432,7 @@ function lengauerTarjan(s: EdgeGraph, essential: Uint8Array, counted?: Uint32Arr
       if ((essential[e >>> 3] & (1 << (e & 7))) !== 0) at[edgeTo[e]]++;
     }
   }
-  const flags = new Uint8Array(nodeCount);
+  const flags = pool ? pool.u8(nodeCount) : new Uint8Array(nodeCount);
   // A node's tree edge is not recorded: room for in-degree - 1. The root has no tree edge, and a
   // lone node's extra predecessor is kept beside (loneFirst).
   let total = at[0];
@@ -418,11 +444,13 @@ function lengauerTarjan(s: EdgeGraph, essential: Uint8Array, counted?: Uint32Arr
     at[ord] = total;
   }
   at[nodeCount] = total;
-  const pred = new Uint32Array(total);
-  const vertex = new Uint32Array(len); // DFS number → ordinal; the arrays below are by DFS number
-  const parent = new Uint32Array(len); // becomes dom, in preorder: dom[w] is written after parent[w] is read
+  // Contents from the pool are arbitrary: each entry below is written before it is read.
+  const u32 = (size: number): Uint32Array => (pool ? pool.u32(size) : new Uint32Array(size));
+  const pred = u32(total);
+  const vertex = u32(len); // DFS number → ordinal; the arrays below are by DFS number
+  const parent = u32(len); // becomes dom, in preorder: dom[w] is written after parent[w] is read
   // During the DFS, link[v] is the next edge to scan from v; afterwards, see the main loop.
-  const link = new Uint32Array(2 * len);
+  const link = u32(2 * len);
   let n = 0;
 
   const visit = (ord: number, par: number): number => {
@@ -562,7 +590,7 @@ function lengauerTarjan(s: EdgeGraph, essential: Uint8Array, counted?: Uint32Arr
   for (let v = 1; v <= n; v++) idom[vertex[v]] = vertex[dom[v]];
   return {
     idom, order: vertex.subarray(1, n + 1), unreachable: nodeCount - reached,
-    scratch: { link, offsets: at, parent, pred, flags },
+    scratch: { link, offsets: at, parent, pred, flags, vertex },
   };
 }
 

@@ -310,7 +310,7 @@ export function computeDistances(
   };
   const pending = new Set<number>();
   const pairOfString = ephemerons.pairOfString;
-  const queue = scratch ? scratch.u32(n + (firstEdge[1] - firstEdge[0])) : new Uint32Array(n + (firstEdge[1] - firstEdge[0]));
+
   const bfs = (len: number): void => {
     for (let head = 0; head < len; head++) {
       const node = queue[head];
@@ -346,12 +346,21 @@ export function computeDistances(
       }
     }
   };
+  // Every node enters the queue once, plus each user root the root lists twice: n entries, as a
+  // rule, so that the queue fits in a dead per-node array of the pool.
+  let twice = 0;
+  for (let e = firstEdge[0]; e < firstEdge[1]; e++) {
+    const to = edgeTo[e];
+    if (!isUserRoot(s, t, to)) continue;
+    if (seen[to] !== 0) twice++;
+    seen[to] = 1;
+  }
+  const queue = scratch ? scratch.u32(n + twice) : new Uint32Array(n + twice);
   let len = 0;
   for (let e = firstEdge[0]; e < firstEdge[1]; e++) {
     const to = edgeTo[e];
     if (isUserRoot(s, t, to)) {
       dist[to] = 1;
-      seen[to] = 1;
       queue[len++] = to;
     }
   }

@@ -103,7 +103,11 @@ interface Meta {
 
 /** HeapSnapshot.locations' field order; meta.location_fields gives the snapshot's. */
 const LOCATION_FIELDS = ['object_index', 'script_id', 'line', 'column'];
-/** First size of the locations array, in numbers (it doubles as needed). */
+/**
+ * Least size of the locations array, in numbers. It is sized for one entry per node (V8 writes at
+ * most one per object), touched only as entries arrive: a doubling array would leave its touched
+ * copies resident until a GC. It still doubles if a snapshot has more.
+ */
 const LOCATIONS_FIRST = 4096;
 
 /** A Float64Array copy of a Uint32Array, for the first value over 2^32 - 1. */
@@ -219,7 +223,8 @@ export class SnapshotParser {
       }
     }
     const out: HeapSnapshot = { ...s, strings, source: this.source };
-    if (this.locs) out.locations = this.locLen === this.locs.length ? this.locs : this.locs.slice(0, this.locLen);
+    // A view, not a copy: the untouched rest of the array takes no memory.
+    if (this.locs) out.locations = this.locs.subarray(0, this.locLen);
     return out;
   }
 
@@ -305,7 +310,7 @@ export class SnapshotParser {
     }
     if (key === 'locations' && this.locSlots) {
       if (c !== 0x5b) throw this.error(`"${key}" is not an array (${show(c)} ${this.at(i)})`);
-      this.locs = new Uint32Array(LOCATIONS_FIRST);
+      this.locs = new Uint32Array(Math.max(LOCATIONS_FIRST, 4 * this.nodeCount));
       this.locLen = 0;
       this.numState = N_FIRST;
       this.field = 0;
