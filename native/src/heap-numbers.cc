@@ -184,7 +184,9 @@ napi_value ScanHeapRecords(napi_env env, napi_callback_info info) {
       sum += c;
       firstEdge[r + 1] = (uint32_t)sum;
       if (nm > maxName) maxName = nm;
-      if (pDet >= 0) detached[r] = v[pDet] > 255 ? 255 : (uint8_t)v[pDet];
+      // Zero (unknown, every JS object's) is left unwritten, as in JavaScript: the parser's array
+      // starts zeroed, and an all-zero one is never touched.
+      if (pDet >= 0 && v[pDet] != 0) detached[r] = v[pDet] > 255 ? 255 : (uint8_t)v[pDet];
       r++;
       records++;
       p = q;

@@ -112,7 +112,11 @@ export function lazyRetainers(s: EdgeGraph): Retainers {
 export function propagateDetachedness(s: HeapSnapshot, t: TypeIds = typeIds(s), scratch?: ScratchPool): Uint8Array {
   const n = s.nodeCount;
   const src = s.nodeDetachedness;
-  if (!src) return new Uint8Array(n);
+  // Without a known state there is nothing to spread (V8 writes 0 for every JS object): zeros that
+  // are never written take no memory.
+  let known = false;
+  if (src) for (let i = 0; i < n && !known; i++) known = src[i] !== DETACHED_UNKNOWN;
+  if (!src || !known) return new Uint8Array(n);
   const state = scratch ? scratch.u8(n) : new Uint8Array(n);
   state.set(src.subarray(0, n));
   const visited = scratch ? scratch.u8(n) : new Uint8Array(n);

@@ -55,7 +55,7 @@ const JS_WINDOW = 256;
 
 const MAX_U32 = 0xffffffff;
 const MAX_HEADER_BYTES = 64 * 1024 * 1024;
-const READ_BYTES = 1024 * 1024;
+const READ_BYTES = 256 * 1024;
 const PROGRESS_MS = 50;
 const HEAP_ENTRY_RE = /^heap\/[^/]+\.heapsnapshot(\.gz)?$/;
 
@@ -577,7 +577,8 @@ export class SnapshotParser {
             firstEdge[r + 1] = sum;
             break;
           case F_DETACHED:
-            detached[r] = v > 255 ? 255 : v;
+            // Zero (unknown, every JS object's) is left unwritten: an all-zero array is never touched.
+            if (v !== 0) detached[r] = v > 255 ? 255 : v;
             break;
           case E_TYPE:
             if (v >= edgeTypes) throw this.error(`edge ${r} has type ${v}, but snapshot.meta lists ${edgeTypes} edge types`);
