@@ -70,9 +70,10 @@ export function classify(
   const byType = new Int32Array(s.nodeTypes.length).fill(-1);
   const interfaceIds = new Map<string, number>();
   const loc = s.locations;
-  // Per node: 1 + the offset of its entry in s.locations, 0 none (zero pages are never touched).
-  const location = new Uint32Array(loc ? n : 0);
-  if (loc) for (let i = 0; i + 3 < loc.length; i += 4) if (loc[i] < n) location[loc[i]] = i + 1;
+  // The entries of s.locations in node order (V8 does not write them so), walked by a cursor along
+  // with the nodes: a per-node index would take 4 B per node, touched on most pages of a real heap.
+  const byNode = loc ? locationsByNode(loc, pool) : new Uint32Array(0);
+  let locPos = 0;
   // Located classes: an open-addressing table over (scriptId, line, column, class id), so the key
   // string is built once per distinct class, not once per node.
   let cap = 1024;
@@ -142,7 +143,13 @@ export function classify(
             id = iid;
           }
         }
-        if (loc && location[node] !== 0) id = locatedId(location[node] - 1, id);
+        if (loc) {
+          // Of several entries for one node, the last counts.
+          let at = -1;
+          while (locPos < byNode.length && loc[byNode[locPos]] < node) locPos++;
+          while (locPos < byNode.length && loc[byNode[locPos]] === node) at = byNode[locPos++];
+          if (at >= 0) id = locatedId(at, id);
+        }
       }
     } else {
       id = byType[type];
@@ -154,7 +161,32 @@ export function classify(
     classOf[node] = id;
   }
   pool?.give(detached);
+  pool?.give(byNode);
   return { classOf, names, keys, interfaces };
+}
+
+/**
+ * The offsets of the entries of `loc` (4 numbers each, the node ordinal first) ordered by node, and
+ * for one node in their order in `loc`: a stable radix sort on the ordinal's two 16-bit halves.
+ */
+function locationsByNode(loc: Uint32Array, pool?: ScratchPool): Uint32Array {
+  const count = loc.length >>> 2;
+  const u32 = (size: number): Uint32Array => (pool ? pool.u32(size) : new Uint32Array(size));
+  let a = u32(count);
+  let b = u32(count);
+  for (let k = 0; k < count; k++) a[k] = 4 * k;
+  const starts = new Uint32Array(65537);
+  for (let shift = 0; shift < 32; shift += 16) {
+    starts.fill(0);
+    for (let k = 0; k < count; k++) starts[((loc[a[k]] >>> shift) & 0xffff) + 1]++;
+    for (let d = 1; d <= 65536; d++) starts[d] += starts[d - 1];
+    for (let k = 0; k < count; k++) b[starts[(loc[a[k]] >>> shift) & 0xffff]++] = a[k];
+    const t = a;
+    a = b;
+    b = t;
+  }
+  pool?.give(b);
+  return a;
 }
 
 export interface ClassRow {
