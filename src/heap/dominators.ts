@@ -220,13 +220,9 @@ export function buildDominators(s: HeapSnapshot, opts: DominatorOptions = {}): D
   const lt = lengauerTarjan(s, essential, inDegree, pool);
   // The results are written over Lengauer–Tarjan's scratch, which is dead now: freed ArrayBuffers
   // only return to the system after a GC, and none may run in between.
-  const { link, offsets, parent, pred, flags, vertex } = lt.scratch!;
+  const { link, offsets, parent, pred, vertex } = lt.scratch!;
   const predFits = pred.length >= n - 1; // then the dominator tree's children go there
-  if (pool) {
-    pool.give(essential);
-    pool.give(flags);
-    if (predFits) pool.give(pred.subarray(Math.max(0, n - 1)));
-  }
+  if (pool && predFits) pool.give(pred.subarray(Math.max(0, n - 1)));
   // Sizes in 32 bits when the whole heap's are (every retained size is at most the root's, the sum).
   const sizeSum = (a: NumberArray): number => {
     let sum = 0;
@@ -414,7 +410,7 @@ interface LTResult {
   order: Uint32Array;
   unreachable: number;
   /** Arrays no longer needed, for the caller to write its results over (not sent from the worker). */
-  scratch?: { link: Uint32Array; offsets: Uint32Array; parent: Uint32Array; pred: Uint32Array; flags: Uint8Array; vertex: Uint32Array };
+  scratch?: { link: Uint32Array; offsets: Uint32Array; parent: Uint32Array; pred: Uint32Array; vertex: Uint32Array };
 }
 
 const VISITED = 1;
@@ -518,6 +514,12 @@ function lengauerTarjan(s: EdgeGraph, essential: Uint8Array, counted?: Uint32Arr
     }
   }
 
+  // The flags and the essential edges are not read any more: the caller's pool may have them now.
+  if (pool) {
+    pool.give(flags);
+    pool.give(essential);
+  }
+
   // From here on, link[2v]: v's ancestor in the linked forest (0: not linked yet); link[2v+1]: the
   // smallest semidominator on the path from v up to (not including) that ancestor.
   link.fill(0);
@@ -590,7 +592,7 @@ function lengauerTarjan(s: EdgeGraph, essential: Uint8Array, counted?: Uint32Arr
   for (let v = 1; v <= n; v++) idom[vertex[v]] = vertex[dom[v]];
   return {
     idom, order: vertex.subarray(1, n + 1), unreachable: nodeCount - reached,
-    scratch: { link, offsets: at, parent, pred, flags, vertex },
+    scratch: { link, offsets: at, parent, pred, vertex },
   };
 }
 

@@ -37,7 +37,7 @@ function formatPropertyName(name: string): string {
  */
 export class PropertyShapes {
   /** Per string index: 1 the name is 'Object', -1 it is not, 0 unknown. */
-  private readonly isObjectName: Int8Array;
+  private readonly objectName: Int8Array;
   private pool = new Uint32Array(1 << 16);
   private poolLen = 0;
   /** Per shape: where its sequence starts in pool; start[k + 1] is where it ends. */
@@ -49,7 +49,7 @@ export class PropertyShapes {
   /** `scratch`: where to take the per-string table from (see ScratchPool). */
   constructor(private readonly s: HeapSnapshot, scratch?: ScratchPool) {
     this.t = typeIds(s);
-    this.isObjectName = scratch ? scratch.i8(s.strings.count) : new Int8Array(s.strings.count);
+    this.objectName = scratch ? scratch.i8(s.strings.count) : new Int8Array(s.strings.count);
   }
 
   get count(): number {
@@ -61,14 +61,17 @@ export class PropertyShapes {
     return this.pool.subarray(this.start[k], this.start[k + 1]);
   }
 
+  /** Is string `idx` 'Object', the name of plain objects? Decoded once per string. */
+  isObjectName(idx: number): boolean {
+    let plain = this.objectName[idx];
+    if (plain === 0) this.objectName[idx] = plain = this.s.strings.get(idx) === 'Object' ? 1 : -1;
+    return plain > 0;
+  }
+
   /** The node's shape id, or -1 when it is not a plain object. */
   of(node: number): number {
     const s = this.s;
-    if (s.nodeType[node] !== this.t.object) return -1;
-    const idx = s.nodeName[node];
-    let plain = this.isObjectName[idx];
-    if (plain === 0) this.isObjectName[idx] = plain = s.strings.get(idx) === 'Object' ? 1 : -1;
-    if (plain < 0) return -1;
+    if (s.nodeType[node] !== this.t.object || !this.isObjectName(s.nodeName[node])) return -1;
     const { firstEdge, edgeType, edgeName } = s;
     const eProperty = this.t.eProperty;
     let seq = this.seq;
@@ -210,7 +213,7 @@ interface Trie {
  * The returned function takes the node's shape id when the caller has it (inferInterfaces' shapeOf).
  */
 export function interfaceMatcher(
-  s: HeapSnapshot, defs: InterfaceDefinition[], shapes: PropertyShapes = new PropertyShapes(s), scratch?: ScratchPool,
+  s: HeapSnapshot, defs: InterfaceDefinition[], shapes: PropertyShapes = new PropertyShapes(s),
 ): (node: number, shape?: number) => string | null {
   const ids = new Map<string, number>();
   const root: Trie = { next: new Map(), greatestNext: -1, match: null };
@@ -238,7 +241,9 @@ export function interfaceMatcher(
     if (a.count !== b.count) return a.count > b.count ? a : b;
     return a.index <= b.index ? a : b;
   };
-  const propId = scratch ? scratch.i32(s.strings.count).fill(0) : new Int32Array(s.strings.count); // 0 unknown, -1 in no definition, k+1: id k
+  // Per property-name string index: its id + 1, or -1 in no definition. A Map: only the names of
+  // shapes are looked up (a per-string array was 4 B per string, all touched by its fill).
+  const propId = new Map<number, number>();
   // Reused between calls: a new array per property (as DevTools' code has it) made garbage enough
   // to grow V8's young generation by ~5 MB on a 2.2M-node heap.
   let props = new Int32Array(64);
@@ -249,8 +254,8 @@ export function interfaceMatcher(
     let m = 0;
     for (let j = 0; j < names.length; j++) {
       const idx = names[j];
-      let id = propId[idx];
-      if (id === 0) propId[idx] = id = (ids.get(s.strings.get(idx)) ?? -2) + 1;
+      let id = propId.get(idx);
+      if (id === undefined) propId.set(idx, (id = (ids.get(s.strings.get(idx)) ?? -2) + 1));
       if (id <= 0) continue;
       if (m === props.length) {
         const grown = new Int32Array(m * 2);

@@ -14,6 +14,14 @@ interface Region {
 export class ScratchPool {
   private free: Region[] = [];
 
+  /**
+   * `release`, when given, is called with each region given (as a Uint8Array over it): analyze()
+   * passes the addon's releasePages, which returns the region's whole pages to the system at once,
+   * so that dead scratch stops counting in the RSS until a later phase takes it (its pages are
+   * zeroed then, which every taker allows). Without it, given regions stay resident until reused.
+   */
+  constructor(private readonly release?: (region: Uint8Array) => unknown) {}
+
   /** Returns a's bytes to the pool: the caller must not use them (through a or another view) again. */
   give(a: ArrayBufferView): void {
     const buffer = a.buffer;
@@ -23,6 +31,7 @@ export class ScratchPool {
     const bytes = a.byteOffset + a.byteLength - offset;
     if (bytes <= 0 || this.free.some((r) => r.buffer === buffer && r.offset < offset + bytes && offset < r.offset + r.bytes)) return;
     this.free.push({ buffer, offset, bytes });
+    this.release?.(new Uint8Array(buffer, offset, bytes));
   }
 
   /** A Uint32Array of n over the smallest free buffer that fits, else a new one. Contents: arbitrary. */

@@ -49,7 +49,7 @@ export function classify(
   // inferInterfaces ran here: the matcher then needs no second walk over every object's edges.
   const shapeOf = opts.interfaces ? undefined : new Int32Array(classOf.buffer, classOf.byteOffset, n);
   const interfaces = opts.interfaces ?? inferInterfaces(s, shapes, shapeOf);
-  const matchInterface = interfaces.length ? interfaceMatcher(s, interfaces, shapes, pool) : () => null;
+  const matchInterface = interfaces.length ? interfaceMatcher(s, interfaces, shapes) : () => null;
 
   const names: string[] = [];
   const keys: string[] = [];
@@ -66,7 +66,6 @@ export function classify(
   };
   // Object/native classes by name index (the common case), -1 unknown.
   const byNameIndex = (pool ? pool.i32(s.strings.count) : new Int32Array(s.strings.count)).fill(-1);
-  const objectName = pool ? pool.i8(s.strings.count) : new Int8Array(s.strings.count); // is the name 'Object': 1 yes, -1 no, 0 unknown
   const byType = new Int32Array(s.nodeTypes.length).fill(-1);
   const interfaceIds = new Map<string, number>();
   const loc = s.locations;
@@ -132,8 +131,7 @@ export function classify(
         if (!isDetached) byNameIndex[idx] = id;
       }
       if (type === objectType) {
-        if (objectName[idx] === 0) objectName[idx] = s.strings.get(idx) === 'Object' ? 1 : -1;
-        if (objectName[idx] === 1) {
+        if (shapes.isObjectName(idx)) {
           const iface = shapeOf ? matchInterface(node, shapeOf[node]) : matchInterface(node);
           if (iface !== null) {
             // Looked up by the name itself: building the key per object made garbage enough to
@@ -243,7 +241,9 @@ export function classSummary(s: SnapshotWithLocations, dom: Dominators, opts: Su
   const pool = opts.scratch;
   const stackNode = pool ? pool.u32(n) : new Uint32Array(n);
   const stackPos = pool ? pool.u32(n) : new Uint32Array(n);
-  const stackCounted = pool ? pool.u8(n) : new Uint8Array(n);
+  // Not from the pool, which would zero all of it: a new array's pages are touched only as deep as
+  // the tree goes (a region the pool released would do too, but u8() fills it).
+  const stackCounted = new Uint8Array(n);
   const { firstDominated, dominated } = dom;
   let top = 0;
   stackNode[0] = 0;
