@@ -159,7 +159,7 @@ export function propagateDetachedness(s: HeapSnapshot, t: TypeIds = typeIds(s), 
  *  '(concatenated string)', '(sliced string)', '(array)', '(number)', '(symbol)', '(object shape)', …
  */
 export function className(
-  s: HeapSnapshot, node: number, opts?: { detached?: Uint8Array; classes?: { classOf: Uint32Array; names: string[] } },
+  s: HeapSnapshot, node: number, opts?: { detached?: Uint8Array; classes?: { classOf: Uint16Array | Uint32Array; names: string[] } },
 ): string {
   if (opts?.classes) return opts.classes.names[opts.classes.classOf[node]];
   const t = typeIds(s);

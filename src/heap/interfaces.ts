@@ -148,10 +148,10 @@ export class PropertyShapes {
  * DevTools' interface inference: name each plain object by its first property names ('{a, b}', at
  * most 120 characters, __proto__ left out); names shared by at least max(2, objects / 1000) objects
  * become definitions, most popular first. With `shapeOf`, each node's shape id (-1: not a plain
- * object) is written there, for the matcher: classify() saves the second walk over every object's edges.
+ * object; stored as 0xffff in a Uint16Array, where ids from 0xffff on are cut) is written there, for the matcher: classify() saves the second walk over every object's edges.
  */
 export function inferInterfaces(
-  s: HeapSnapshot, shapes: PropertyShapes = new PropertyShapes(s), shapeOf?: Int32Array,
+  s: HeapSnapshot, shapes: PropertyShapes = new PropertyShapes(s), shapeOf?: Int32Array | Uint16Array,
 ): InterfaceDefinition[] {
   // Objects per shape, in order of first appearance (the order DevTools' Map of candidates keeps).
   const perShape: number[] = [];

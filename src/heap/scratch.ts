@@ -40,6 +40,12 @@ export class ScratchPool {
     return r ? new Uint32Array(r.buffer, r.offset, n) : new Uint32Array(n);
   }
 
+  /** A Uint16Array of n, as u32(). Contents: arbitrary. */
+  u16(n: number): Uint16Array {
+    const r = this.take(2 * n);
+    return r ? new Uint16Array(r.buffer, r.offset, n) : new Uint16Array(n);
+  }
+
   /** An Int32Array of n, as u32(). Contents: arbitrary. */
   i32(n: number): Int32Array {
     const r = this.take(4 * n);

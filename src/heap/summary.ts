@@ -20,9 +20,12 @@ export { inferInterfaces, type InterfaceDefinition };
  */
 export type SnapshotWithLocations = HeapSnapshot & { locations?: Uint32Array };
 
+/** In the shape ids classify() keeps in a Uint16Array: not a plain object (inferInterfaces' -1). */
+const NO_SHAPE = 0xffff;
+
 export interface Classes {
-  /** Per node: class id. */
-  classOf: Uint32Array;
+  /** Per node: class id; a Uint16Array while there are fewer than 65536 classes, else Uint32Array. */
+  classOf: Uint16Array | Uint32Array;
   /** Per class id: the name DevTools shows ('Foo', '(array)', '{a, b}', '(system)', …). */
   names: string[];
   /** Per class id: DevTools' public class key: ',Name', or 'scriptId,line,column,Name' for located objects. */
@@ -44,20 +47,32 @@ export function classify(
   const pool = opts.scratch;
   const detached = propagateDetachedness(s, t, pool);
   const shapes = new PropertyShapes(s, pool);
-  const classOf = pool ? pool.u32(n) : new Uint32Array(n); // every entry is written below
-  // Until the loop below overwrites it, classOf holds each node's shape id (as int32, -1: none) when
-  // inferInterfaces ran here: the matcher then needs no second walk over every object's edges.
-  const shapeOf = opts.interfaces ? undefined : new Int32Array(classOf.buffer, classOf.byteOffset, n);
-  const interfaces = opts.interfaces ?? inferInterfaces(s, shapes, shapeOf);
+  // Class ids in 16 bits while there are fewer than 65536 classes (see widen below); every entry is
+  // written in the loop below.
+  let classOf: Uint16Array | Uint32Array = pool ? pool.u16(n) : new Uint16Array(n);
+  // Until the loop below overwrites it, classOf holds each node's shape id (NO_SHAPE: none) when
+  // inferInterfaces ran here: the matcher then needs no second walk over every object's edges. With
+  // 65535 shapes or more the ids do not fit, and the matcher finds each object's shape again.
+  const shapes16 = classOf;
+  const interfaces = opts.interfaces ?? inferInterfaces(s, shapes, shapes16);
+  const shapeOf = opts.interfaces || shapes.count >= NO_SHAPE ? undefined : shapes16;
   const matchInterface = interfaces.length ? interfaceMatcher(s, interfaces, shapes) : () => null;
 
   const names: string[] = [];
   const keys: string[] = [];
   const byKey = new Map<string, number>();
+  // From the 65536th class on, class ids take 32 bits: the ids so far are copied over (the shape
+  // ids still to be read stay in shapes16).
+  const widen = (): void => {
+    const wide = pool ? pool.u32(n) : new Uint32Array(n);
+    wide.set(classOf);
+    classOf = wide;
+  };
   const idFor = (key: string, name: string, publicKey: string): number => {
     let id = byKey.get(key);
     if (id === undefined) {
       id = names.length;
+      if (id === 0x10000 && classOf instanceof Uint16Array) widen();
       byKey.set(key, id);
       names.push(name);
       keys.push(publicKey);
@@ -132,7 +147,11 @@ export function classify(
       }
       if (type === objectType) {
         if (shapes.isObjectName(idx)) {
-          const iface = shapeOf ? matchInterface(node, shapeOf[node]) : matchInterface(node);
+          let iface: string | null;
+          if (shapeOf) {
+            const k = shapeOf[node];
+            iface = matchInterface(node, k === NO_SHAPE ? -1 : k);
+          } else iface = matchInterface(node);
           if (iface !== null) {
             // Looked up by the name itself: building the key per object made garbage enough to
             // grow V8's young generation by ~5 MB on a 2.2M-node heap.
@@ -160,6 +179,7 @@ export function classify(
   }
   pool?.give(detached);
   pool?.give(byNode);
+  if (classOf !== shapes16) pool?.give(shapes16);
   return { classOf, names, keys, interfaces };
 }
 
