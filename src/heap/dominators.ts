@@ -210,17 +210,19 @@ function ownedSelfSizesIn<T extends NumberArray = Float64Array>(
 export function buildDominators(s: HeapSnapshot, opts: DominatorOptions = {}): Dominators {
   const ephemerons = opts.ephemerons ?? new EphemeronNames(s);
   const n = s.nodeCount;
+  const len = n + 1;
   const pool = opts.scratch;
-  // The essential in-degrees, counted while marking the edges; Lengauer–Tarjan turns them into its
-  // predecessor lists' offsets.
-  const inDegree = new Uint32Array(n + 1);
+  // Lengauer–Tarjan's largest array; the essential in-degrees are counted into its first half while
+  // the edges are marked (see lengauerTarjan).
+  const link = new Uint32Array(2 * len);
   const pageOwned = opts.pageOwned ?? pageOwnedNodes(s, pool);
-  const essential = markEssential(s, pageOwned, ephemerons, inDegree);
+  const essential = markEssential(s, pageOwned, ephemerons, link.subarray(0, len));
   if (!opts.pageOwned) pool?.give(pageOwned);
-  const lt = lengauerTarjan(s, essential, inDegree, pool);
+  const lt = lengauerTarjan(s, essential, link, pool);
   // The results are written over Lengauer–Tarjan's scratch, which is dead now: freed ArrayBuffers
-  // only return to the system after a GC, and none may run in between.
-  const { link, offsets, parent, pred, vertex } = lt.scratch!;
+  // only return to the system after a GC, and none may run in between. lt.idom is in link's first
+  // half, and is not kept (see lazyIdom).
+  const { parent, pred, vertex } = lt.scratch!;
   const predFits = pred.length >= n - 1; // then the dominator tree's children go there
   if (pool && predFits) pool.give(pred.subarray(Math.max(0, n - 1)));
   // Sizes in 32 bits when the whole heap's are (every retained size is at most the root's, the sum).
@@ -230,20 +232,20 @@ export function buildDominators(s: HeapSnapshot, opts: DominatorOptions = {}): D
     return sum;
   };
   const narrow = sizeSum(opts.selfSizes ?? s.nodeSelfSize) <= MAX_U32;
-  const owners = parent.subarray(0, n);
-  const selfSize = opts.selfSizes ?? ownedSelfSizesIn(s, { sizes: narrow ? offsets.subarray(0, n) : undefined, owners }, pool);
-  if (opts.selfSizes || !narrow) pool?.give(offsets);
-  // lt.idom is in link's first half, and is not kept (see lazyIdom).
-  const retained = narrow ? link.subarray(n + 1, 2 * n + 1) : new Float64Array(n);
+  const linkHigh = link.subarray(len, len + n);
+  const selfSize = opts.selfSizes ?? ownedSelfSizesIn(s, { sizes: narrow ? linkHigh : undefined, owners: parent.subarray(0, n) }, pool);
+  if (opts.selfSizes || !narrow) pool?.give(linkHigh);
+  const retained = narrow ? parent.subarray(0, n) : new Float64Array(n);
+  if (!narrow) pool?.give(parent);
   retainedSizesIn(lt.idom, lt.order, selfSize, retained);
-  pool?.give(vertex); // lt.order: the whole of it, for the distances
+  // lt.order is not read any more: vertex takes the children lists' offsets.
   const { firstDominated, dominated } = dominatedNodes(lt.idom, {
-    firstDominated: parent,
+    firstDominated: vertex,
     dominated: predFits ? pred.subarray(0, Math.max(0, n - 1)) : undefined,
   });
   if (pool) {
     if (!predFits) pool.give(pred);
-    pool.give(narrow ? link.subarray(0, n + 1) : link);
+    pool.give(link.subarray(0, len));
   }
   return lazyIdom({ selfSize, retainedSize: retained, firstDominated, dominated, unreachable: lt.unreachable });
 }
@@ -410,51 +412,52 @@ interface LTResult {
   order: Uint32Array;
   unreachable: number;
   /** Arrays no longer needed, for the caller to write its results over (not sent from the worker). */
-  scratch?: { link: Uint32Array; offsets: Uint32Array; parent: Uint32Array; pred: Uint32Array; vertex: Uint32Array };
+  scratch?: { parent: Uint32Array; pred: Uint32Array; vertex: Uint32Array };
 }
 
 const VISITED = 1;
-const ORPHAN = 2; // no essential retainer
-const LONE = 4; // numbered alone (see lengauerTarjan)
+const LONE = 2; // numbered alone (see lengauerTarjan)
+/** Predecessor counts from this one on are kept beside (in `big`). */
+const MANY = 255;
 
 function lengauerTarjan(s: EdgeGraph, essential: Uint8Array, counted?: Uint32Array, pool?: ScratchPool): LTResult {
   const { nodeCount, edgeCount, firstEdge, edgeTo } = s;
   const len = nodeCount + 1;
-  // Essential in-degrees by ordinal (a caller may pass them counted), then the end of each node's
-  // predecessor list, then (filled downwards) its start: the list of ord is pred[at[ord] .. at[ord+1]-1].
-  const at = counted ?? new Uint32Array(len);
+  // link: 2 × 4 B per vertex. Until the main loop, its first half `at` is by ordinal: a node's
+  // essential in-degree (a caller may pass them counted), then, once visited, where its
+  // predecessor list ends, filled downwards to its start; its second half is by DFS number: the
+  // next edge the DFS scans from v. Lists are laid out in DFS order, so a vertex's list ends where
+  // the next one's starts, and only their lengths need keeping (cnt).
+  const link = counted ?? new Uint32Array(2 * len);
+  const at = link.subarray(0, len);
+  const next = link.subarray(len);
   if (!counted) {
     for (let e = 0; e < edgeCount; e++) {
       if ((essential[e >>> 3] & (1 << (e & 7))) !== 0) at[edgeTo[e]]++;
     }
   }
-  const flags = pool ? pool.u8(nodeCount) : new Uint8Array(nodeCount);
   // A node's tree edge is not recorded: room for in-degree - 1. The root has no tree edge, and a
   // lone node's extra predecessor is kept beside (loneFirst).
   let total = at[0];
-  at[0] = total;
-  for (let ord = 1; ord < nodeCount; ord++) {
-    const d = at[ord];
-    if (d === 0) flags[ord] = ORPHAN;
-    else total += d - 1;
-    at[ord] = total;
-  }
-  at[nodeCount] = total;
+  for (let ord = 1; ord < nodeCount; ord++) if (at[ord] > 1) total += at[ord] - 1;
   // Contents from the pool are arbitrary: each entry below is written before it is read.
   const u32 = (size: number): Uint32Array => (pool ? pool.u32(size) : new Uint32Array(size));
+  const flags = pool ? pool.u8(len) : new Uint8Array(len); // by ordinal; later cnt, by DFS number
   const pred = u32(total);
   const vertex = u32(len); // DFS number → ordinal; the arrays below are by DFS number
   const parent = u32(len); // becomes dom, in preorder: dom[w] is written after parent[w] is read
-  // During the DFS, link[v] is the next edge to scan from v; afterwards, see the main loop.
-  const link = u32(2 * len);
   let n = 0;
+  let end = 0;
 
   const visit = (ord: number, par: number): number => {
     const v = ++n;
+    const d = at[ord];
+    end += ord === 0 ? d : d > 0 ? d - 1 : 0;
+    at[ord] = end;
     flags[ord] |= VISITED;
     vertex[v] = ord;
     parent[v] = par;
-    link[v] = firstEdge[ord];
+    next[v] = firstEdge[ord];
     return v;
   };
   // Iterative DFS from `start` (already visited), until it returns to start's parent. Each edge is
@@ -463,28 +466,29 @@ function lengauerTarjan(s: EdgeGraph, essential: Uint8Array, counted?: Uint32Arr
     const stop = parent[start];
     let v = start;
     while (v !== stop) {
-      const end = firstEdge[vertex[v] + 1];
-      let e = link[v];
-      let next = parent[v];
-      for (; e < end; e++) {
+      const last = firstEdge[vertex[v] + 1];
+      let e = next[v];
+      let up = parent[v];
+      for (; e < last; e++) {
         if ((essential[e >>> 3] & (1 << (e & 7))) === 0) continue;
         const w = edgeTo[e];
         if ((flags[w] & VISITED) === 0) {
-          next = visit(w, v);
+          up = visit(w, v);
           e++;
           break;
         }
         pred[--at[w]] = v;
       }
-      link[v] = e;
-      v = next;
+      next[v] = e;
+      v = up;
     }
   };
 
   dfs(visit(0, 0));
   const reached = n;
+  // A node not visited yet still has its in-degree in `at`.
   for (let ord = 0; ord < nodeCount && n < nodeCount; ord++) {
-    if (flags[ord] === ORPHAN) dfs(visit(ord, 1));
+    if (flags[ord] === 0 && at[ord] === 0) dfs(visit(ord, 1));
   }
   const lone = n;
   for (let ord = 0; ord < nodeCount && n < nodeCount; ord++) {
@@ -499,7 +503,7 @@ function lengauerTarjan(s: EdgeGraph, essential: Uint8Array, counted?: Uint32Arr
   const loneFirst = new Uint32Array(n - lone);
   for (let v = lone + 1; v <= n; v++) {
     const from = vertex[v];
-    for (let e = firstEdge[from], end = firstEdge[from + 1]; e < end; e++) {
+    for (let e = firstEdge[from], last = firstEdge[from + 1]; e < last; e++) {
       if ((essential[e >>> 3] & (1 << (e & 7))) === 0) continue;
       const w = edgeTo[e];
       if ((flags[w] & LONE) !== 0) {
@@ -513,12 +517,21 @@ function lengauerTarjan(s: EdgeGraph, essential: Uint8Array, counted?: Uint32Arr
       pred[--at[w]] = v;
     }
   }
-
-  // The flags and the essential edges are not read any more: the caller's pool may have them now.
-  if (pool) {
-    pool.give(flags);
-    pool.give(essential);
+  // The essential edges are not read any more: the caller's pool may have them.
+  pool?.give(essential);
+  // Each list is full now, and at[ord] is where it starts. The flags are not needed any more: they
+  // become the lists' lengths by DFS number (MANY and more: in `big`).
+  const cnt = flags;
+  const big = new Map<number, number>();
+  let after = total;
+  for (let w = n; w >= 1; w--) {
+    const first = at[vertex[w]];
+    const c = after - first;
+    after = first;
+    cnt[w] = c < MANY ? c : MANY;
+    if (c >= MANY) big.set(w, c);
   }
+  const count = (w: number): number => (cnt[w] < MANY ? cnt[w] : big.get(w)!);
 
   // From here on, link[2v]: v's ancestor in the linked forest (0: not linked yet); link[2v+1]: the
   // smallest semidominator on the path from v up to (not including) that ancestor.
@@ -547,10 +560,10 @@ function lengauerTarjan(s: EdgeGraph, essential: Uint8Array, counted?: Uint32Arr
     return link[2 * v0 + 1];
   };
 
+  // The lists from the last vertex's down: w's ends where w+1's starts.
+  let last = total;
   for (let w = n; w >= 2; w--) {
-    const ord = vertex[w];
-    const first = at[ord];
-    const last = at[ord + 1];
+    const first = last - count(w);
     // The tree edge's source, parent(w), is not linked yet (parent(w) < w): it starts the minimum.
     // A node without essential retainers has the root as parent.
     let sw: number;
@@ -571,28 +584,29 @@ function lengauerTarjan(s: EdgeGraph, essential: Uint8Array, counted?: Uint32Arr
     else if (first < last) pred[first] = sw;
     link[2 * w] = parent[w];
     link[2 * w + 1] = sw;
+    last = first;
   }
 
   const dom = parent;
   dom[1] = 1;
+  let first = n >= 1 ? count(1) : 0;
   for (let w = 2; w <= n; w++) {
+    const c = count(w);
     let sw: number;
     if (w > lone) sw = loneFirst[w - lone - 1];
-    else {
-      const ord = vertex[w];
-      const first = at[ord];
-      sw = first < at[ord + 1] ? pred[first] : parent[w];
-    }
+    else sw = c > 0 ? pred[first] : parent[w];
+    first += c;
     let x = parent[w];
     while (x > sw) x = dom[x];
     dom[w] = x;
   }
+  pool?.give(cnt);
 
   const idom = link.subarray(0, nodeCount); // link is not read any more
   for (let v = 1; v <= n; v++) idom[vertex[v]] = vertex[dom[v]];
   return {
     idom, order: vertex.subarray(1, n + 1), unreachable: nodeCount - reached,
-    scratch: { link, offsets: at, parent, pred, vertex },
+    scratch: { parent, pred, vertex },
   };
 }
 
