@@ -913,6 +913,10 @@ async function* readFile(path: string, counter: { bytes: number }): AsyncGenerat
   } finally {
     await pending.catch(() => undefined);
     await fh.close();
+    // The buffers are garbage now, but resident until a GC frees them, which need not come before
+    // the analysis' peak: with the addon, their pages go back at once (8 MB of peak RSS).
+    const native = loadNative();
+    if (native.loaded) for (const b of bufs) native.addon.releasePages?.(b);
   }
 }
 
