@@ -33,7 +33,7 @@ export function analyze(s: SnapshotWithLocations, progress?: Progress): Analysis
   const distances = computeDistances(s, ephemerons, scratch);
   step('classes');
   const classes = classify(s, { scratch });
-  const summary = classSummary(s, dom, { classes, distances, scratch });
+  const summary = classSummary(s, dom, { classes, distances });
   progress?.('done', 1);
   // Built when first read (retainer paths): nothing above needs it.
   return { s, retainers: lazyRetainers(s), dom, classes, distances, summary };
