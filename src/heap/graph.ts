@@ -389,5 +389,6 @@ export function computeDistances(
   bfs(1);
   scratch?.give(seen);
   scratch?.give(queue);
+  scratch?.give(nameKind);
   return dist;
 }

@@ -22,9 +22,11 @@ export type SnapshotWithLocations = HeapSnapshot & { locations?: Uint32Array };
 
 /** In the shape ids classify() keeps in a Uint16Array: not a plain object (inferInterfaces' -1). */
 const NO_SHAPE = 0xffff;
+/** In classify()'s 16-bit class ids by name: not known yet. Class ids reaching it widen classOf. */
+const UNKNOWN_ID = 0xffff;
 
 export interface Classes {
-  /** Per node: class id; a Uint16Array while there are fewer than 65536 classes, else Uint32Array. */
+  /** Per node: class id; a Uint16Array while there are fewer than 65535 classes, else Uint32Array. */
   classOf: Uint16Array | Uint32Array;
   /** Per class id: the name DevTools shows ('Foo', '(array)', '{a, b}', '(system)', …). */
   names: string[];
@@ -47,7 +49,7 @@ export function classify(
   const pool = opts.scratch;
   const detached = propagateDetachedness(s, t, pool);
   const shapes = new PropertyShapes(s, pool);
-  // Class ids in 16 bits while there are fewer than 65536 classes (see widen below); every entry is
+  // Class ids in 16 bits while there are fewer than 65535 classes (see widen below); every entry is
   // written in the loop below.
   let classOf: Uint16Array | Uint32Array = pool ? pool.u16(n) : new Uint16Array(n);
   // Until the loop below overwrites it, classOf holds each node's shape id (NO_SHAPE: none) when
@@ -61,18 +63,23 @@ export function classify(
   const names: string[] = [];
   const keys: string[] = [];
   const byKey = new Map<string, number>();
-  // From the 65536th class on, class ids take 32 bits: the ids so far are copied over (the shape
-  // ids still to be read stay in shapes16).
+  // From the 65535th class on, class ids take 32 bits: the ids so far are copied over (the shape
+  // ids still to be read stay in shapes16), and so are the ids by name.
   const widen = (): void => {
     const wide = pool ? pool.u32(n) : new Uint32Array(n);
     wide.set(classOf);
     classOf = wide;
+    const names32 = new Int32Array(byNameIndex.length);
+    for (let i = 0; i < names32.length; i++) names32[i] = byNameIndex[i] === UNKNOWN_ID ? -1 : byNameIndex[i];
+    pool?.give(byNameIndex);
+    byNameIndex = names32;
+    unknownId = -1;
   };
   const idFor = (key: string, name: string, publicKey: string): number => {
     let id = byKey.get(key);
     if (id === undefined) {
       id = names.length;
-      if (id === 0x10000 && classOf instanceof Uint16Array) widen();
+      if (id === UNKNOWN_ID && classOf instanceof Uint16Array) widen();
       byKey.set(key, id);
       names.push(name);
       keys.push(publicKey);
@@ -80,7 +87,9 @@ export function classify(
     return id;
   };
   // Object/native classes by name index (the common case), -1 unknown.
-  const byNameIndex = (pool ? pool.i32(s.strings.count) : new Int32Array(s.strings.count)).fill(-1);
+  // 16 bits while class ids are (UNKNOWN_ID: not yet known), widened with classOf.
+  let byNameIndex: Uint16Array | Int32Array = (pool ? pool.u16(s.strings.count) : new Uint16Array(s.strings.count)).fill(UNKNOWN_ID);
+  let unknownId = UNKNOWN_ID;
   const byType = new Int32Array(s.nodeTypes.length).fill(-1);
   const interfaceIds = new Map<string, number>();
   const loc = s.locations;
@@ -139,8 +148,8 @@ export function classify(
     if (type === objectType || type === nativeType) {
       const idx = nodeName[node];
       const isDetached = type === nativeType && detached[node] === 2;
-      id = isDetached ? -1 : byNameIndex[idx];
-      if (id < 0) {
+      id = isDetached ? unknownId : byNameIndex[idx];
+      if (id === unknownId) {
         const c = baseClassName(s, t, node, isDetached);
         id = idFor(`${c.ns}:${c.ns === NS_RAW ? idx : c.name}`, c.name, ',' + c.name);
         if (!isDetached) byNameIndex[idx] = id;
@@ -179,6 +188,7 @@ export function classify(
   }
   pool?.give(detached);
   pool?.give(byNode);
+  pool?.give(byNameIndex);
   if (classOf !== shapes16) pool?.give(shapes16);
   return { classOf, names, keys, interfaces };
 }
