@@ -73,7 +73,7 @@ export function pageOwnedNodes(s: HeapSnapshot, scratch?: ScratchPool): Uint8Arr
       owned[child] = 1;
     }
   }
-  scratch?.give(stack);
+  scratch?.give(stack, true); // Lengauer–Tarjan's vertex
   return owned;
 }
 
@@ -217,7 +217,7 @@ export function buildDominators(s: HeapSnapshot, opts: DominatorOptions = {}): D
   const link = new Uint32Array(2 * len);
   const pageOwned = opts.pageOwned ?? pageOwnedNodes(s, pool);
   const essential = markEssential(s, pageOwned, ephemerons, link.subarray(0, len));
-  if (!opts.pageOwned) pool?.give(pageOwned);
+  if (!opts.pageOwned) pool?.give(pageOwned, true); // Lengauer–Tarjan's flags
   const lt = lengauerTarjan(s, essential, link, pool);
   // The results are written over Lengauer–Tarjan's scratch, which is dead now: freed ArrayBuffers
   // only return to the system after a GC, and none may run in between. lt.idom is in link's first
@@ -245,7 +245,7 @@ export function buildDominators(s: HeapSnapshot, opts: DominatorOptions = {}): D
   });
   if (pool) {
     if (!predFits) pool.give(pred);
-    pool.give(link.subarray(0, len));
+    pool.give(link.subarray(0, len), true); // the distances
   }
   return lazyIdom({ selfSize, retainedSize: retained, firstDominated, dominated, unreachable: lt.unreachable });
 }
@@ -600,7 +600,7 @@ function lengauerTarjan(s: EdgeGraph, essential: Uint8Array, counted?: Uint32Arr
     while (x > sw) x = dom[x];
     dom[w] = x;
   }
-  pool?.give(cnt);
+  pool?.give(cnt, true); // the owned sizes' flags
 
   const idom = link.subarray(0, nodeCount); // link is not read any more
   for (let v = 1; v <= n; v++) idom[vertex[v]] = vertex[dom[v]];

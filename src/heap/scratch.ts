@@ -22,8 +22,12 @@ export class ScratchPool {
    */
   constructor(private readonly release?: (region: Uint8Array) => unknown) {}
 
-  /** Returns a's bytes to the pool: the caller must not use them (through a or another view) again. */
-  give(a: ArrayBufferView): void {
+  /**
+   * Returns a's bytes to the pool: the caller must not use them (through a or another view) again.
+   * `resident`: not released (see the constructor), for a region the very next step takes: giving
+   * its pages back would only cost page faults.
+   */
+  give(a: ArrayBufferView, resident = false): void {
     const buffer = a.buffer;
     if (!(buffer instanceof ArrayBuffer)) return;
     // Typed arrays need aligned offsets: keep the region 8-aligned.
@@ -31,7 +35,7 @@ export class ScratchPool {
     const bytes = a.byteOffset + a.byteLength - offset;
     if (bytes <= 0 || this.free.some((r) => r.buffer === buffer && r.offset < offset + bytes && offset < r.offset + r.bytes)) return;
     this.free.push({ buffer, offset, bytes });
-    this.release?.(new Uint8Array(buffer, offset, bytes));
+    if (!resident) this.release?.(new Uint8Array(buffer, offset, bytes));
   }
 
   /** A Uint32Array of n over the smallest free buffer that fits, else a new one. Contents: arbitrary. */
