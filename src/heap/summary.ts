@@ -22,6 +22,8 @@ export type SnapshotWithLocations = HeapSnapshot & { locations?: Uint32Array };
 
 /** In the shape ids classify() keeps in a Uint16Array: not a plain object (inferInterfaces' -1). */
 const NO_SHAPE = 0xffff;
+/** Past any node ordinal (they are below 2^32 - 1). */
+const MAX_NODE = 2 ** 32;
 /** In classify()'s 16-bit class ids by name: not known yet. Class ids reaching it widen classOf. */
 const UNKNOWN_ID = 0xffff;
 
@@ -97,6 +99,9 @@ export function classify(
   // with the nodes: a per-node index would take 4 B per node, touched on most pages of a real heap.
   const byNode = loc ? locationsByNode(loc, pool) : new Uint32Array(0);
   let locPos = 0;
+  // The node of the entry at locPos (past the last node when none is left): most nodes have no
+  // entry, and then one comparison with it says so.
+  let locNode = byNode.length > 0 ? loc![byNode[0]] : MAX_NODE;
   // Located classes: an open-addressing table over (scriptId, line, column, class id), so the key
   // string is built once per distinct class, not once per node.
   let cap = 1024;
@@ -172,8 +177,13 @@ export function classify(
         if (loc) {
           // Of several entries for one node, the last counts.
           let at = -1;
-          while (locPos < byNode.length && loc[byNode[locPos]] < node) locPos++;
-          while (locPos < byNode.length && loc[byNode[locPos]] === node) at = byNode[locPos++];
+          if (locNode <= node) {
+            while (locNode < node) locNode = ++locPos < byNode.length ? loc[byNode[locPos]] : MAX_NODE;
+            while (locNode === node) {
+              at = byNode[locPos];
+              locNode = ++locPos < byNode.length ? loc[byNode[locPos]] : MAX_NODE;
+            }
+          }
           if (at >= 0) id = locatedId(at, id);
         }
       }
