@@ -189,6 +189,23 @@ describe('heap engine: DevTools rules on built graphs', () => {
     assert.deepEqual([...roots.gcSubroots], [g.strong]);
   });
 
+  it('classify: class ids in a Uint16Array, widened to 32 bits from the 65536th class on', () => {
+    const { b, global } = skeleton();
+    const plain = b.node('object', 'Object', 12);
+    b.edge(global, plain, 'property', 'p').edge(plain, global, 'property', 'a');
+    for (let i = 0; i < 70_000; i++) b.edge(global, b.node('object', `C${i}`, 8), 'property', `c${i}`);
+    const last = b.node('object', 'Object', 12);
+    b.edge(global, last, 'property', 'q').edge(last, global, 'property', 'a');
+    const s = b.build();
+    const classes = classify(s);
+    assert.ok(classes.classOf instanceof Uint32Array);
+    const name = (n: number) => classes.names[classes.classOf[n]];
+    assert.equal(name(plain), '{a}');
+    assert.equal(name(last), '{a}', 'the shape id kept for a node after the widening');
+    assert.equal(name(s.nodeCount - 2), 'C69999');
+    assert.ok(classify(skeleton().b.build()).classOf instanceof Uint16Array);
+  });
+
   it('classSummary: counts non-zero sizes; retained size over instances not dominated by one of their class', () => {
     const g = rulesGraph();
     const s = g.b.build();
@@ -398,7 +415,7 @@ describe('heap engine: reference computations on random graphs', () => {
       // counts unless a non-empty instance of its class dominates it.
       const classes = classify(s);
       const cls = (v: number) => classes.names[classes.classOf[v]];
-      const rawRetained = retainedSizes(dom.idom, dom.order, s.nodeSelfSize);
+      const rawRetained = retainedSizes(dom, s.nodeSelfSize);
       const expected = new Map<string, { count: number; selfSize: number; retainedSize: number }>();
       for (let v = 0; v < s.nodeCount; v++) {
         if (s.nodeSelfSize[v] === 0) continue;
@@ -421,7 +438,7 @@ describe('heap engine: reference computations on random graphs', () => {
     let ran = false;
     const par = await buildDominatorsParallel(s, { meanwhile: () => { ran = true; } });
     assert.ok(ran);
-    for (const k of ['idom', 'retainedSize', 'selfSize', 'order', 'firstDominated', 'dominated'] as const) {
+    for (const k of ['idom', 'retainedSize', 'selfSize', 'firstDominated', 'dominated'] as const) {
       assert.deepEqual(par.dom[k], seq[k], k);
     }
     assert.deepEqual(par.retainers, buildRetainers(s));

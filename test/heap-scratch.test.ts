@@ -29,6 +29,15 @@ describe('ScratchPool', () => {
     assert.ok(y.byteOffset >= x.byteOffset + x.byteLength);
   });
 
+  it('hands each region given to its release function', () => {
+    const released: [ArrayBufferLike, number, number][] = [];
+    const pool = new ScratchPool((r) => released.push([r.buffer, r.byteOffset, r.byteLength]));
+    const buf = new ArrayBuffer(1 << 16);
+    pool.give(new Uint32Array(buf, 4, 100));
+    pool.give(new Uint32Array(buf, 4, 100)); // twice: not released again
+    assert.deepEqual(released, [[buf, 8, 396]]);
+  });
+
   it('keeps regions of a view 8-aligned and ignores a region given twice', () => {
     const pool = new ScratchPool();
     const buf = new ArrayBuffer(1 << 17);

@@ -241,7 +241,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 #endif
   exports.Set("probeIsolate", Napi::Function::New(env, ProbeIsolate, "probeIsolate"));
   autopsy::RegisterMapRing(env, exports);
-  autopsy::RegisterHeapRecords(env, exports);  // heap-numbers.cc: the snapshot parser's record scanner
+  autopsy::RegisterHeapRecords(env, exports);  // heap-numbers.cc: the snapshot parser's record scanner, releasePages
   autopsy::RegisterHeartbeat(env, exports);     // heartbeat.cc: the hang watchdog's heartbeat timer
   exports.Set("mainIsolate", Hex((uintptr_t)g_main_isolate));
   return exports;

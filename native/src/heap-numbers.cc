@@ -9,6 +9,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#if defined(__linux__) || defined(__APPLE__)
+#include <sys/mman.h>
+#include <unistd.h>
+#endif
 
 namespace {
 
@@ -184,7 +188,9 @@ napi_value ScanHeapRecords(napi_env env, napi_callback_info info) {
       sum += c;
       firstEdge[r + 1] = (uint32_t)sum;
       if (nm > maxName) maxName = nm;
-      if (pDet >= 0) detached[r] = v[pDet] > 255 ? 255 : (uint8_t)v[pDet];
+      // Zero (unknown, every JS object's) is left unwritten, as in JavaScript: the parser's array
+      // starts zeroed, and an all-zero one is never touched.
+      if (pDet >= 0 && v[pDet] != 0) detached[r] = v[pDet] > 255 ? 255 : (uint8_t)v[pDet];
       r++;
       records++;
       p = q;
@@ -263,6 +269,39 @@ napi_value ScanHeapRecords(napi_env env, napi_callback_info info) {
 // Registered by addon.cc's Init (RegisterHeapRecords), so that every load of the addon has it, in
 // worker threads too.
 
+// releasePages(view): gives the whole pages inside a typed array's bytes back to the system
+// (madvise MADV_DONTNEED), so that they stop counting in the RSS; they read as zeros when touched
+// again. The heap analyser's scratch pool (src/heap/scratch.ts) calls it on arrays it is told are
+// dead: a freed ArrayBuffer's memory returns only after a GC, and none runs between its phases.
+// Partial pages at either end are left alone (they may belong to live data). Returns the bytes.
+napi_value ReleasePages(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  double released = 0;
+  napi_typedarray_type t;
+  size_t len = 0;
+  void* data = nullptr;
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) == napi_ok && argc >= 1 &&
+      napi_get_typedarray_info(env, argv[0], &t, &len, &data, nullptr, nullptr) == napi_ok && data != nullptr) {
+    size_t elem = 1;
+    switch (t) {
+      case napi_int16_array: case napi_uint16_array: elem = 2; break;
+      case napi_int32_array: case napi_uint32_array: case napi_float32_array: elem = 4; break;
+      case napi_float64_array: case napi_bigint64_array: case napi_biguint64_array: elem = 8; break;
+      default: elem = 1;
+    }
+#if defined(__linux__) || defined(__APPLE__)
+    const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    const uintptr_t start = ((uintptr_t)data + page - 1) & ~(page - 1);
+    const uintptr_t end = ((uintptr_t)data + len * elem) & ~(page - 1);
+    if (end > start && madvise((void*)start, end - start, MADV_DONTNEED) == 0) released = (double)(end - start);
+#endif
+  }
+  napi_value out;
+  napi_create_double(env, released, &out);
+  return out;
+}
+
 }  // namespace
 
 namespace autopsy {
@@ -270,6 +309,9 @@ void RegisterHeapRecords(napi_env env, napi_value exports) {
   napi_value fn;
   if (napi_create_function(env, "scanHeapRecords", NAPI_AUTO_LENGTH, ScanHeapRecords, nullptr, &fn) == napi_ok) {
     napi_set_named_property(env, exports, "scanHeapRecords", fn);
+  }
+  if (napi_create_function(env, "releasePages", NAPI_AUTO_LENGTH, ReleasePages, nullptr, &fn) == napi_ok) {
+    napi_set_named_property(env, exports, "releasePages", fn);
   }
 }
 }  // namespace autopsy

@@ -1,5 +1,6 @@
 import { buildDominators, buildDominatorsParallel, type Dominators } from './dominators';
 import { computeDistances, EphemeronNames, lazyRetainers, type Retainers } from './graph';
+import { loadNative } from '../native';
 import { ScratchPool } from './scratch';
 import { classify, classSummary, type ClassRow, type Classes, type SnapshotWithLocations } from './summary';
 import type { Progress } from './types';
@@ -14,18 +15,25 @@ export interface Analysis {
   summary: ClassRow[];
 }
 
+/** The addon's releasePages, when it is loaded (see ScratchPool). */
+function pageReleaser(): ((region: Uint8Array) => unknown) | undefined {
+  const native = loadNative();
+  return native.loaded ? native.addon.releasePages : undefined;
+}
+
 export function analyze(s: SnapshotWithLocations, progress?: Progress): Analysis {
   const step = (phase: string) => progress?.(phase, 0);
   const ephemerons = new EphemeronNames(s);
-  // Each phase's dead scratch becomes the next one's, so the peak stays at the dominators phase.
-  const scratch = new ScratchPool();
+  // Each phase's dead scratch becomes the next one's, and its pages go back to the system meanwhile
+  // when the addon is loaded.
+  const scratch = new ScratchPool(pageReleaser());
   step('dominators');
   const dom = buildDominators(s, { ephemerons, scratch });
   step('distances');
   const distances = computeDistances(s, ephemerons, scratch);
   step('classes');
   const classes = classify(s, { scratch });
-  const summary = classSummary(s, dom, { classes, distances, scratch });
+  const summary = classSummary(s, dom, { classes, distances });
   progress?.('done', 1);
   // Built when first read (retainer paths): nothing above needs it.
   return { s, retainers: lazyRetainers(s), dom, classes, distances, summary };

@@ -11,16 +11,19 @@ import { buildRetainers, EphemeronNames, typeIds, type EdgeGraph, type Retainers
 import type { ScratchPool } from './scratch';
 import type { HeapSnapshot, NumberArray } from './types';
 
+const MAX_U32 = 0xffffffff;
+
 export interface Dominators {
   /** Per node: the ordinal of its immediate dominator; the root's is itself (0). */
   idom: Uint32Array;
-  /** Per node: the self size the retained sizes were summed from (DevTools' owned-size transfer applied
-   *  unless other sizes were passed in). */
-  selfSize: Float64Array;
+  /**
+   * Per node: the self size the retained sizes were summed from (DevTools' owned-size transfer applied
+   * unless other sizes were passed in). Uint32Array when the whole heap's sizes add up to less than
+   * 4 GiB (so does every retained size), else Float64Array; the same for retainedSize.
+   */
+  selfSize: NumberArray;
   /** Per node: the size of everything it dominates, itself included. */
-  retainedSize: Float64Array;
-  /** Node ordinals in DFS preorder of the graph (dominators come before the nodes they dominate). */
-  order: Uint32Array;
+  retainedSize: NumberArray;
   /** Dominator-tree children in CSR form: the children of i are dominated[firstDominated[i] .. firstDominated[i+1]-1]. */
   firstDominated: Uint32Array;
   dominated: Uint32Array;
@@ -45,11 +48,12 @@ export interface DominatorOptions {
  * non-weak edges from the root's shortcut edges (the user global objects) and from
  * '(Document DOM trees)'. Edges from non-owned to owned nodes do not retain (see essentialEdges).
  */
-export function pageOwnedNodes(s: HeapSnapshot): Uint8Array {
+export function pageOwnedNodes(s: HeapSnapshot, scratch?: ScratchPool): Uint8Array {
   const t = typeIds(s);
   const { firstEdge, edgeTo, edgeType } = s;
   const owned = new Uint8Array(s.nodeCount);
-  const stack = new Uint32Array(s.nodeCount + (firstEdge[1] - firstEdge[0]));
+  const size = s.nodeCount + (firstEdge[1] - firstEdge[0]);
+  const stack = scratch ? scratch.u32(size) : new Uint32Array(size);
   let top = 0;
   for (let e = firstEdge[0]; e < firstEdge[1]; e++) {
     const type = edgeType[e];
@@ -69,6 +73,7 @@ export function pageOwnedNodes(s: HeapSnapshot): Uint8Array {
       owned[child] = 1;
     }
   }
+  scratch?.give(stack, true); // Lengauer–Tarjan's vertex
   return owned;
 }
 
@@ -128,12 +133,12 @@ export function ownedSelfSizes(s: HeapSnapshot): Float64Array {
 }
 
 /** ownedSelfSizes, writing into the given arrays (contents ignored) instead of new ones. */
-function ownedSelfSizesIn(
-  s: HeapSnapshot, into: { sizes?: Float64Array; owners?: Uint32Array } = {}, pool?: ScratchPool,
-): Float64Array {
+function ownedSelfSizesIn<T extends NumberArray = Float64Array>(
+  s: HeapSnapshot, into: { sizes?: T; owners?: Uint32Array } = {}, pool?: ScratchPool,
+): T {
   const t = typeIds(s);
   const { nodeCount, firstEdge, edgeTo, edgeType, nodeType } = s;
-  const sizes = into.sizes ?? new Float64Array(nodeCount);
+  const sizes = into.sizes ?? (new Float64Array(nodeCount) as NumberArray as T);
   sizes.set(s.nodeSelfSize.subarray(0, nodeCount));
   let hasUserRoots = false;
   for (let e = firstEdge[0]; e < firstEdge[1] && !hasUserRoots; e++) {
@@ -147,8 +152,8 @@ function ownedSelfSizesIn(
   if (nodeCount >= MULTIPLE) throw new Error('Too many nodes for ownedSelfSizes');
   const owners = into.owners ?? new Uint32Array(nodeCount);
   // A byte per node to test before touching `owners`: most edges lead to self-owned nodes.
-  const ownable = new Uint8Array(nodeCount);
-  const extData = new Int8Array(s.strings.count); // 0 unknown, 1 'system / ExternalStringData', -1 not
+  const ownable = pool ? pool.u8(nodeCount) : new Uint8Array(nodeCount);
+  const extData = pool ? pool.i8(s.strings.count) : new Int8Array(s.strings.count); // 0 unknown, 1 'system / ExternalStringData', -1 not
   let ownableCount = 0;
   for (let i = 0; i < nodeCount; i++) {
     const type = nodeType[i];
@@ -165,7 +170,7 @@ function ownedSelfSizesIn(
     } else owners[i] = i;
   }
   // Each ownable node is pushed at most twice: unvisited → owner, owner → multiple.
-  const stack = new Uint32Array(2 * ownableCount + 1);
+  const stack = pool ? pool.u32(2 * ownableCount + 1) : new Uint32Array(2 * ownableCount + 1);
   let top = 0;
   const eWeak = t.eWeak;
   const visit = (id: number): void => {
@@ -196,6 +201,7 @@ function ownedSelfSizesIn(
     sizes[i] = 0;
   }
   pool?.give(ownable);
+  pool?.give(extData);
   pool?.give(stack);
   return sizes;
 }
@@ -203,46 +209,78 @@ function ownedSelfSizesIn(
 /** The dominator tree and retained sizes of the whole heap. */
 export function buildDominators(s: HeapSnapshot, opts: DominatorOptions = {}): Dominators {
   const ephemerons = opts.ephemerons ?? new EphemeronNames(s);
-  // Lengauer–Tarjan's largest array; the in-degrees are counted into its second half (see there).
-  const link = new Uint32Array(2 * (s.nodeCount + 1));
-  const pool = opts.scratch;
-  // The flags go to the pool after use; not pageOwnedNodes' stack, touched only as deep as it went.
-  const pageOwned = opts.pageOwned ?? pageOwnedNodes(s);
-  const essential = markEssential(s, pageOwned, ephemerons, link.subarray(s.nodeCount + 1));
-  if (!opts.pageOwned) pool?.give(pageOwned);
-  // With a pool, pred gets at least 12 B per node: the self sizes (8) and then the distances (4) are
-  // written over it, on pages pred has mostly touched already.
-  const lt = lengauerTarjan(s, essential, link, pool ? 3 * s.nodeCount : 0);
-  pool?.give(essential);
-  // The rest is written over Lengauer–Tarjan's scratch, which is dead now: freed ArrayBuffers only
-  // return to the system after a GC, and none may run in between (that cost 25 B/node of peak RSS).
-  const { scratch } = lt;
   const n = s.nodeCount;
-  const fits = (a: Uint32Array | undefined, bytes: number): ArrayBuffer | undefined =>
-    a && a.byteLength >= bytes ? (a.buffer as ArrayBuffer) : undefined;
-  const predBuffer = fits(scratch?.pred, 8 * n);
-  const selfSize = opts.selfSizes ?? ownedSelfSizesIn(s, {
-    sizes: predBuffer && new Float64Array(predBuffer, 0, n),
-    owners: scratch?.parent.subarray(0, n),
-  }, pool);
-  // The self sizes fill 8 B per node of pred: the rest is scratch (see above).
-  if (pool && predBuffer) pool.give(new Uint8Array(predBuffer, 8 * n));
-  const linkBuffer = fits(scratch?.link, 8 * n);
-  return finish(lt, selfSize, {
-    retained: linkBuffer && new Float64Array(linkBuffer, 0, n),
-    firstDominated: scratch?.firstPred.subarray(0, n + 1),
-    dominated: scratch?.parent.subarray(0, Math.max(0, n - 1)),
+  const len = n + 1;
+  const pool = opts.scratch;
+  // Lengauer–Tarjan's largest array; the essential in-degrees are counted into its first half while
+  // the edges are marked (see lengauerTarjan).
+  const link = new Uint32Array(2 * len);
+  const pageOwned = opts.pageOwned ?? pageOwnedNodes(s, pool);
+  const essential = markEssential(s, pageOwned, ephemerons, link.subarray(0, len));
+  if (!opts.pageOwned) pool?.give(pageOwned, true); // Lengauer–Tarjan's flags
+  const lt = lengauerTarjan(s, essential, link, pool);
+  // The results are written over Lengauer–Tarjan's scratch, which is dead now: freed ArrayBuffers
+  // only return to the system after a GC, and none may run in between. lt.idom is in link's first
+  // half, and is not kept (see lazyIdom).
+  const { parent, pred, vertex } = lt.scratch!;
+  const predFits = pred.length >= n - 1; // then the dominator tree's children go there
+  if (pool && predFits) pool.give(pred.subarray(Math.max(0, n - 1)));
+  // Sizes in 32 bits when the whole heap's are (every retained size is at most the root's, the sum).
+  const sizeSum = (a: NumberArray): number => {
+    let sum = 0;
+    for (let i = 0; i < n; i++) sum += a[i];
+    return sum;
+  };
+  const narrow = sizeSum(opts.selfSizes ?? s.nodeSelfSize) <= MAX_U32;
+  const linkHigh = link.subarray(len, len + n);
+  const selfSize = opts.selfSizes ?? ownedSelfSizesIn(s, { sizes: narrow ? linkHigh : undefined, owners: parent.subarray(0, n) }, pool);
+  if (opts.selfSizes || !narrow) pool?.give(linkHigh);
+  const retained = narrow ? parent.subarray(0, n) : new Float64Array(n);
+  if (!narrow) pool?.give(parent);
+  retainedSizesIn(lt.idom, lt.order, selfSize, retained);
+  // lt.order is not read any more: vertex takes the children lists' offsets.
+  const { firstDominated, dominated } = dominatedNodes(lt.idom, {
+    firstDominated: vertex,
+    dominated: predFits ? pred.subarray(0, Math.max(0, n - 1)) : undefined,
   });
+  if (pool) {
+    if (!predFits) pool.give(pred);
+    pool.give(link.subarray(0, len), true); // the distances
+  }
+  return lazyIdom({ selfSize, retainedSize: retained, firstDominated, dominated, unreachable: lt.unreachable });
 }
 
-interface FinishInto { retained?: Float64Array; firstDominated?: Uint32Array; dominated?: Uint32Array }
+/**
+ * Dominators whose idom is built from the tree's children lists when first read: nothing in
+ * analyze() reads it, and 4 B per node fewer stay allocated (the distances' queue goes there).
+ */
+function lazyIdom(d: Omit<Dominators, 'idom'>): Dominators {
+  let idom: Uint32Array | undefined;
+  const get = (): Uint32Array => {
+    if (idom) return idom;
+    const { firstDominated, dominated } = d;
+    const n = firstDominated.length - 1;
+    idom = new Uint32Array(n);
+    for (let v = 0; v < n; v++) {
+      for (let k = firstDominated[v], end = firstDominated[v + 1]; k < end; k++) idom[dominated[k]] = v;
+    }
+    return idom;
+  };
+  return Object.defineProperty(d, 'idom', { get, enumerable: true }) as Dominators;
+}
 
-function finish(lt: LTResult, sizes: NumberArray, into: FinishInto = {}): Dominators {
+interface FinishInto { firstDominated?: Uint32Array; dominated?: Uint32Array }
+
+/** The Dominators of a Lengauer–Tarjan result computed elsewhere (the worker's). */
+function finish(lt: LTResult, sizes: NumberArray): Dominators {
   const { idom, order, unreachable } = lt;
-  const selfSize = sizes instanceof Float64Array ? sizes : Float64Array.from(sizes);
-  const retainedSize = retainedSizesIn(idom, order, selfSize, into.retained);
-  const { firstDominated, dominated } = dominatedNodes(idom, into);
-  return { idom, selfSize, retainedSize, order, firstDominated, dominated, unreachable };
+  const n = idom.length;
+  let sum = 0;
+  for (let i = 0; i < n; i++) sum += sizes[i];
+  const selfSize = sum <= MAX_U32 ? Uint32Array.from(sizes.subarray(0, n)) : Float64Array.from(sizes.subarray(0, n));
+  const retainedSize = retainedSizesIn(idom, order, selfSize, sum <= MAX_U32 ? new Uint32Array(n) : new Float64Array(n));
+  const { firstDominated, dominated } = dominatedNodes(idom);
+  return { idom, selfSize, retainedSize, firstDominated, dominated, unreachable };
 }
 
 const WORKER_KIND = 'autopsy-ts/heap-dominators';
@@ -309,13 +347,29 @@ function runWorker(): void {
 
 if (!isMainThread && (workerData as { kind?: string } | null)?.kind === WORKER_KIND) runWorker();
 
-/** Retained sizes from a dominator tree: self sizes summed up the tree in reverse preorder. */
-export function retainedSizes(idom: Uint32Array, order: Uint32Array, selfSize: NumberArray): Float64Array {
-  return retainedSizesIn(idom, order, selfSize);
+/**
+ * Retained sizes over a dominator tree for other self sizes (V8's raw ones, say): each node's size
+ * plus its children's retained sizes, children before parents (reverse breadth-first order).
+ */
+export function retainedSizes(dom: Pick<Dominators, 'firstDominated' | 'dominated'>, selfSize: NumberArray): Float64Array {
+  const { firstDominated, dominated } = dom;
+  const n = firstDominated.length - 1;
+  const retained = Float64Array.from(selfSize.subarray(0, n));
+  const queue = new Uint32Array(n);
+  let len = n > 0 ? 1 : 0;
+  for (let head = 0; head < len; head++) {
+    const v = queue[head];
+    for (let k = firstDominated[v], end = firstDominated[v + 1]; k < end; k++) queue[len++] = dominated[k];
+  }
+  for (let i = len - 1; i >= 0; i--) {
+    const v = queue[i];
+    for (let k = firstDominated[v], end = firstDominated[v + 1]; k < end; k++) retained[v] += retained[dominated[k]];
+  }
+  return retained;
 }
 
-function retainedSizesIn(idom: Uint32Array, order: Uint32Array, selfSize: NumberArray, into?: Float64Array): Float64Array {
-  const retained = into ?? new Float64Array(idom.length);
+/** Retained sizes into `retained` (same length as idom): self sizes summed up the tree in reverse preorder. */
+function retainedSizesIn<T extends NumberArray>(idom: Uint32Array, order: Uint32Array, selfSize: NumberArray, retained: T): T {
   retained.set(selfSize.subarray(0, idom.length));
   for (let i = order.length - 1; i > 0; i--) {
     const node = order[i];
@@ -337,53 +391,73 @@ function retainedSizesIn(idom: Uint32Array, order: Uint32Array, selfSize: Number
  * and both send the nodes that forest does not explain (the lone cycle members) to the root, so the
  * result is DevTools' node for node (test/heap-engine.test.ts checks it against DevTools itself).
  *
- * Layout: vertices are identified by DFS number (ancestor chains stay close in memory); the
- * essential predecessors are recorded by the DFS itself as it scans each edge (CSR by target
- * ordinal, sized from the in-degrees), so no second pass over the edges looks up DFS numbers; eval keeps the smallest semidominator VALUE on the path (not a vertex whose semi must be
- * looked up), interleaved with the ancestor link so that one path step touches one cache line;
- * path compression reverses the path in place (no stack). Scratch while it runs: 8 × 4 B per node
- * (plus the caller's in-degree array) and 4 B per essential edge.
+ * Layout, for memory (docs/heap-engine.md, "Dominators"): vertices are identified by DFS number
+ * (ancestor chains stay close in memory). The essential predecessors are recorded by the DFS itself
+ * as it scans each edge, in CSR by target ordinal sized from the in-degrees, filled from the end of
+ * each list down so that the offsets need no shift afterwards; the edge that discovers a node (its
+ * tree edge) is not recorded, since its source is parent(w), which starts the minimum. A node needs
+ * no DFS-number-by-ordinal array, only a visited flag: the source of a recorded edge is the vertex
+ * being scanned. eval keeps the smallest semidominator VALUE on the path (not a vertex whose semi
+ * must be looked up), interleaved with the ancestor link so that one path step touches one cache
+ * line; path compression reverses the path in place (no stack). A semidominator is kept in the first
+ * slot of the node's own (consumed) predecessor list, or is parent(w) when the list is empty, so
+ * there is no semi array. Scratch while it runs: 5 × 4 B per node (with the caller's in-degree
+ * array, which becomes the list offsets), 1 B per node of flags, and 4 B per essential edge that is
+ * not a tree edge.
  */
 interface LTResult {
+  /** Per node ordinal: the ordinal of its immediate dominator. */
   idom: Uint32Array;
+  /** Node ordinals in DFS preorder. */
   order: Uint32Array;
   unreachable: number;
   /** Arrays no longer needed, for the caller to write its results over (not sent from the worker). */
-  scratch?: { link: Uint32Array; parent: Uint32Array; firstPred: Uint32Array; pred: Uint32Array };
+  scratch?: { parent: Uint32Array; pred: Uint32Array; vertex: Uint32Array };
 }
 
-function lengauerTarjan(s: EdgeGraph, essential: Uint8Array, counted?: Uint32Array, predMin = 0): LTResult {
+const VISITED = 1;
+const LONE = 2; // numbered alone (see lengauerTarjan)
+/** Predecessor counts from this one on are kept beside (in `big`). */
+const MANY = 255;
+
+function lengauerTarjan(s: EdgeGraph, essential: Uint8Array, counted?: Uint32Array, pool?: ScratchPool): LTResult {
   const { nodeCount, edgeCount, firstEdge, edgeTo } = s;
   const len = nodeCount + 1;
-  // The main loop's link array (2 × 4 B per vertex) holds, until then, the DFS numbers by ordinal
-  // (first half) and the essential in-degrees by ordinal (second half: a node without is an orphan).
-  // A caller may pass it with the in-degrees already counted.
+  // link: 2 × 4 B per vertex. Until the main loop, its first half `at` is by ordinal: a node's
+  // essential in-degree (a caller may pass them counted), then, once visited, where its
+  // predecessor list ends, filled downwards to its start; its second half is by DFS number: the
+  // next edge the DFS scans from v. Lists are laid out in DFS order, so a vertex's list ends where
+  // the next one's starts, and only their lengths need keeping (cnt).
   const link = counted ?? new Uint32Array(2 * len);
-  const num = link.subarray(0, nodeCount); // ordinal → DFS number, 0: not yet visited
-  const inDegree = link.subarray(len, len + nodeCount);
+  const at = link.subarray(0, len);
+  const next = link.subarray(len);
   if (!counted) {
     for (let e = 0; e < edgeCount; e++) {
-      if ((essential[e >>> 3] & (1 << (e & 7))) !== 0) inDegree[edgeTo[e]]++;
+      if ((essential[e >>> 3] & (1 << (e & 7))) !== 0) at[edgeTo[e]]++;
     }
   }
-  // Essential predecessors (as DFS numbers) by target ORDINAL: those of ord are
-  // pred[firstPred[ord] .. firstPred[ord+1]-1]. The DFS fills them as it scans each edge (once), so
-  // no separate pass over the edges looks up the targets' DFS numbers. firstPred[ord] counts up as
-  // ord's list fills, then everything is shifted back by one.
-  const firstPred = new Uint32Array(len + 1);
-  for (let i = 0; i < nodeCount; i++) firstPred[i + 2] = firstPred[i + 1] + inDegree[i];
-  const pred = new Uint32Array(Math.max(firstPred[nodeCount + 1], predMin)); // predMin: see buildDominators
-  const vertex = new Uint32Array(len); // DFS number → ordinal; all arrays below are by DFS number
-  const parent = new Uint32Array(len); // becomes dom, in preorder: dom[w] is written after parent[w] is read
-  const semi = new Uint32Array(len); // during the DFS: the next edge to scan; at the end: idom by ordinal
+  // A node's tree edge is not recorded: room for in-degree - 1. The root has no tree edge, and a
+  // lone node's extra predecessor is kept beside (loneFirst).
+  let total = at[0];
+  for (let ord = 1; ord < nodeCount; ord++) if (at[ord] > 1) total += at[ord] - 1;
+  // Contents from the pool are arbitrary: each entry below is written before it is read.
+  const u32 = (size: number): Uint32Array => (pool ? pool.u32(size) : new Uint32Array(size));
+  const flags = pool ? pool.u8(len) : new Uint8Array(len); // by ordinal; later cnt, by DFS number
+  const pred = u32(total);
+  const vertex = u32(len); // DFS number → ordinal; the arrays below are by DFS number
+  const parent = u32(len); // becomes dom, in preorder: dom[w] is written after parent[w] is read
   let n = 0;
+  let end = 0;
 
   const visit = (ord: number, par: number): number => {
     const v = ++n;
-    num[ord] = v;
+    const d = at[ord];
+    end += ord === 0 ? d : d > 0 ? d - 1 : 0;
+    at[ord] = end;
+    flags[ord] |= VISITED;
     vertex[v] = ord;
     parent[v] = par;
-    semi[v] = firstEdge[ord];
+    next[v] = firstEdge[ord];
     return v;
   };
   // Iterative DFS from `start` (already visited), until it returns to start's parent. Each edge is
@@ -392,41 +466,72 @@ function lengauerTarjan(s: EdgeGraph, essential: Uint8Array, counted?: Uint32Arr
     const stop = parent[start];
     let v = start;
     while (v !== stop) {
-      const end = firstEdge[vertex[v] + 1];
-      let e = semi[v];
-      let next = parent[v];
-      for (; e < end; e++) {
+      const last = firstEdge[vertex[v] + 1];
+      let e = next[v];
+      let up = parent[v];
+      for (; e < last; e++) {
         if ((essential[e >>> 3] & (1 << (e & 7))) === 0) continue;
         const w = edgeTo[e];
-        pred[firstPred[w + 1]++] = v;
-        if (num[w] === 0) {
-          next = visit(w, v);
+        if ((flags[w] & VISITED) === 0) {
+          up = visit(w, v);
           e++;
           break;
         }
+        pred[--at[w]] = v;
       }
-      semi[v] = e;
-      v = next;
+      next[v] = e;
+      v = up;
     }
   };
 
   dfs(visit(0, 0));
   const reached = n;
+  // A node not visited yet still has its in-degree in `at`.
   for (let ord = 0; ord < nodeCount && n < nodeCount; ord++) {
-    if (num[ord] === 0 && inDegree[ord] === 0) dfs(visit(ord, 1));
+    if (flags[ord] === 0 && at[ord] === 0) dfs(visit(ord, 1));
   }
   const lone = n;
   for (let ord = 0; ord < nodeCount && n < nodeCount; ord++) {
-    if (num[ord] === 0) visit(ord, 1);
-  }
-  // The nodes numbered alone were not scanned by a DFS: their edges' turn.
-  for (let v = lone + 1; v <= n; v++) {
-    const from = vertex[v];
-    for (let e = firstEdge[from], end = firstEdge[from + 1]; e < end; e++) {
-      if ((essential[e >>> 3] & (1 << (e & 7))) !== 0) pred[firstPred[edgeTo[e] + 1]++] = v;
+    if ((flags[ord] & VISITED) === 0) {
+      visit(ord, 1);
+      flags[ord] |= LONE;
     }
   }
-  // firstPred[ord + 1] now holds the end of ord's list, and firstPred[ord] its start.
+  // The nodes numbered alone were not scanned by a DFS: their edges' turn. Every predecessor of a
+  // lone node is recorded (none is a tree edge): the first one goes beside, in loneFirst; later
+  // loneFirst holds its semidominator.
+  const loneFirst = new Uint32Array(n - lone);
+  for (let v = lone + 1; v <= n; v++) {
+    const from = vertex[v];
+    for (let e = firstEdge[from], last = firstEdge[from + 1]; e < last; e++) {
+      if ((essential[e >>> 3] & (1 << (e & 7))) === 0) continue;
+      const w = edgeTo[e];
+      if ((flags[w] & LONE) !== 0) {
+        // A lone node is numbered after `lone` in ordinal order: its DFS number is found by search.
+        const k = loneIndex(vertex, lone, n, w);
+        if (loneFirst[k] === 0) {
+          loneFirst[k] = v;
+          continue;
+        }
+      }
+      pred[--at[w]] = v;
+    }
+  }
+  // The essential edges are not read any more: the caller's pool may have them.
+  pool?.give(essential);
+  // Each list is full now, and at[ord] is where it starts. The flags are not needed any more: they
+  // become the lists' lengths by DFS number (MANY and more: in `big`).
+  const cnt = flags;
+  const big = new Map<number, number>();
+  let after = total;
+  for (let w = n; w >= 1; w--) {
+    const first = at[vertex[w]];
+    const c = after - first;
+    after = first;
+    cnt[w] = c < MANY ? c : MANY;
+    if (c >= MANY) big.set(w, c);
+  }
+  const count = (w: number): number => (cnt[w] < MANY ? cnt[w] : big.get(w)!);
 
   // From here on, link[2v]: v's ancestor in the linked forest (0: not linked yet); link[2v+1]: the
   // smallest semidominator on the path from v up to (not including) that ancestor.
@@ -455,36 +560,66 @@ function lengauerTarjan(s: EdgeGraph, essential: Uint8Array, counted?: Uint32Arr
     return link[2 * v0 + 1];
   };
 
+  // The lists from the last vertex's down: w's ends where w+1's starts.
+  let last = total;
   for (let w = n; w >= 2; w--) {
-    const ord = vertex[w];
-    const first = firstPred[ord];
-    const last = firstPred[ord + 1];
-    let sw = first === last ? 1 : w; // no essential retainer: the root
+    const first = last - count(w);
+    // The tree edge's source, parent(w), is not linked yet (parent(w) < w): it starts the minimum.
+    // A node without essential retainers has the root as parent.
+    let sw: number;
+    if (w <= lone) sw = parent[w];
+    else {
+      sw = w;
+      const v = loneFirst[w - lone - 1];
+      const u = link[2 * v] === 0 ? v : evaluate(v);
+      if (u < sw) sw = u;
+    }
     for (let k = first; k < last; k++) {
       const v = pred[k];
       // A vertex not linked yet is one not processed yet (v < w): its semi is still v.
       const u = link[2 * v] === 0 ? v : evaluate(v);
       if (u < sw) sw = u;
     }
-    semi[w] = sw;
+    if (w > lone) loneFirst[w - lone - 1] = sw;
+    else if (first < last) pred[first] = sw;
     link[2 * w] = parent[w];
     link[2 * w + 1] = sw;
+    last = first;
   }
 
   const dom = parent;
   dom[1] = 1;
+  let first = n >= 1 ? count(1) : 0;
   for (let w = 2; w <= n; w++) {
-    const sw = semi[w];
+    const c = count(w);
+    let sw: number;
+    if (w > lone) sw = loneFirst[w - lone - 1];
+    else sw = c > 0 ? pred[first] : parent[w];
+    first += c;
     let x = parent[w];
     while (x > sw) x = dom[x];
     dom[w] = x;
   }
+  pool?.give(cnt, true); // the owned sizes' flags
 
-  const idom = semi.subarray(0, nodeCount); // semi is not read any more
+  const idom = link.subarray(0, nodeCount); // link is not read any more
   for (let v = 1; v <= n; v++) idom[vertex[v]] = vertex[dom[v]];
   return {
-    idom, order: vertex.subarray(1, n + 1), unreachable: nodeCount - reached, scratch: { link, parent, firstPred, pred },
+    idom, order: vertex.subarray(1, n + 1), unreachable: nodeCount - reached,
+    scratch: { parent, pred, vertex },
   };
+}
+
+/** The index after `lone` of lone node `ord`: lone nodes are numbered in ordinal order. */
+function loneIndex(vertex: Uint32Array, lone: number, n: number, ord: number): number {
+  let lo = lone + 1;
+  let hi = n;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (vertex[mid] < ord) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo - lone - 1;
 }
 
 /** Children lists of the dominator tree (CSR), each in ascending ordinal order. */

@@ -37,7 +37,7 @@ function formatPropertyName(name: string): string {
  */
 export class PropertyShapes {
   /** Per string index: 1 the name is 'Object', -1 it is not, 0 unknown. */
-  private readonly isObjectName: Int8Array;
+  private readonly objectName: Int8Array;
   private pool = new Uint32Array(1 << 16);
   private poolLen = 0;
   /** Per shape: where its sequence starts in pool; start[k + 1] is where it ends. */
@@ -49,7 +49,7 @@ export class PropertyShapes {
   /** `scratch`: where to take the per-string table from (see ScratchPool). */
   constructor(private readonly s: HeapSnapshot, scratch?: ScratchPool) {
     this.t = typeIds(s);
-    this.isObjectName = scratch ? scratch.i8(s.strings.count) : new Int8Array(s.strings.count);
+    this.objectName = scratch ? scratch.i8(s.strings.count) : new Int8Array(s.strings.count);
   }
 
   get count(): number {
@@ -61,14 +61,17 @@ export class PropertyShapes {
     return this.pool.subarray(this.start[k], this.start[k + 1]);
   }
 
+  /** Is string `idx` 'Object', the name of plain objects? Decoded once per string. */
+  isObjectName(idx: number): boolean {
+    let plain = this.objectName[idx];
+    if (plain === 0) this.objectName[idx] = plain = this.s.strings.get(idx) === 'Object' ? 1 : -1;
+    return plain > 0;
+  }
+
   /** The node's shape id, or -1 when it is not a plain object. */
   of(node: number): number {
     const s = this.s;
-    if (s.nodeType[node] !== this.t.object) return -1;
-    const idx = s.nodeName[node];
-    let plain = this.isObjectName[idx];
-    if (plain === 0) this.isObjectName[idx] = plain = s.strings.get(idx) === 'Object' ? 1 : -1;
-    if (plain < 0) return -1;
+    if (s.nodeType[node] !== this.t.object || !this.isObjectName(s.nodeName[node])) return -1;
     const { firstEdge, edgeType, edgeName } = s;
     const eProperty = this.t.eProperty;
     let seq = this.seq;
@@ -145,10 +148,10 @@ export class PropertyShapes {
  * DevTools' interface inference: name each plain object by its first property names ('{a, b}', at
  * most 120 characters, __proto__ left out); names shared by at least max(2, objects / 1000) objects
  * become definitions, most popular first. With `shapeOf`, each node's shape id (-1: not a plain
- * object) is written there, for the matcher: classify() saves the second walk over every object's edges.
+ * object; stored as 0xffff in a Uint16Array, where ids from 0xffff on are cut) is written there, for the matcher: classify() saves the second walk over every object's edges.
  */
 export function inferInterfaces(
-  s: HeapSnapshot, shapes: PropertyShapes = new PropertyShapes(s), shapeOf?: Int32Array,
+  s: HeapSnapshot, shapes: PropertyShapes = new PropertyShapes(s), shapeOf?: Int32Array | Uint16Array,
 ): InterfaceDefinition[] {
   // Objects per shape, in order of first appearance (the order DevTools' Map of candidates keeps).
   const perShape: number[] = [];
@@ -165,7 +168,9 @@ export function inferInterfaces(
   for (let k = 0; k < shapes.count; k++) {
     let name = '{';
     const props: number[] = [];
-    for (const idx of shapes.names(k)) {
+    const names = shapes.names(k);
+    for (let j = 0; j < names.length; j++) {
+      const idx = names[j];
       let f = formatted.get(idx);
       if (f === undefined) {
         const raw = s.strings.get(idx);
@@ -208,7 +213,7 @@ interface Trie {
  * The returned function takes the node's shape id when the caller has it (inferInterfaces' shapeOf).
  */
 export function interfaceMatcher(
-  s: HeapSnapshot, defs: InterfaceDefinition[], shapes: PropertyShapes = new PropertyShapes(s), scratch?: ScratchPool,
+  s: HeapSnapshot, defs: InterfaceDefinition[], shapes: PropertyShapes = new PropertyShapes(s),
 ): (node: number, shape?: number) => string | null {
   const ids = new Map<string, number>();
   const root: Trie = { next: new Map(), greatestNext: -1, match: null };
@@ -236,30 +241,51 @@ export function interfaceMatcher(
     if (a.count !== b.count) return a.count > b.count ? a : b;
     return a.index <= b.index ? a : b;
   };
-  const propId = scratch ? scratch.i32(s.strings.count).fill(0) : new Int32Array(s.strings.count); // 0 unknown, -1 in no definition, k+1: id k
-  const props: number[] = [];
+  // Per property-name string index: its id + 1, or -1 in no definition. A Map: only the names of
+  // shapes are looked up (a per-string array was 4 B per string, all touched by its fill).
+  const propId = new Map<number, number>();
+  // Reused between calls: a new array per property (as DevTools' code has it) made garbage enough
+  // to grow V8's young generation by ~5 MB on a 2.2M-node heap.
+  let props = new Int32Array(64);
+  let states: Trie[] = [];
+  let spare: Trie[] = [];
+  const added: Trie[] = [];
   const match = (names: Uint32Array): string | null => {
-    props.length = 0;
-    for (const idx of names) {
-      let id = propId[idx];
-      if (id === 0) propId[idx] = id = (ids.get(s.strings.get(idx)) ?? -2) + 1;
-      if (id > 0) props.push(id - 1);
+    let m = 0;
+    for (let j = 0; j < names.length; j++) {
+      const idx = names[j];
+      let id = propId.get(idx);
+      if (id === undefined) propId.set(idx, (id = (ids.get(s.strings.get(idx)) ?? -2) + 1));
+      if (id <= 0) continue;
+      if (m === props.length) {
+        const grown = new Int32Array(m * 2);
+        grown.set(props);
+        props = grown;
+      }
+      props[m++] = id - 1;
     }
-    props.sort((a, b) => a - b);
-    let states: Trie[] = [root];
+    props.subarray(0, m).sort(); // numeric ascending: a typed array's default order
+    states.length = 0;
+    states.push(root);
     let best = root.match;
-    for (const p of props) {
-      const nextStates: Trie[] = [];
-      const added: Trie[] = [];
-      for (const st of states) {
-        if (st.greatestNext >= 0 && p < st.greatestNext) nextStates.push(st);
+    for (let i = 0; i < m; i++) {
+      const p = props[i];
+      // The states that can still advance past p, then the ones p leads to.
+      const next = spare;
+      next.length = 0;
+      added.length = 0;
+      for (let j = 0; j < states.length; j++) {
+        const st = states[j];
+        if (st.greatestNext >= 0 && p < st.greatestNext) next.push(st);
         const nx = st.next.get(p);
         if (nx) {
           added.push(nx);
           best = better(best, nx.match);
         }
       }
-      states = nextStates.concat(added);
+      for (let j = 0; j < added.length; j++) next.push(added[j]);
+      spare = states;
+      states = next;
       if (states.length === 0) break;
     }
     return best ? best.name : null;

@@ -14,8 +14,20 @@ interface Region {
 export class ScratchPool {
   private free: Region[] = [];
 
-  /** Returns a's bytes to the pool: the caller must not use them (through a or another view) again. */
-  give(a: ArrayBufferView): void {
+  /**
+   * `release`, when given, is called with each region given (as a Uint8Array over it): analyze()
+   * passes the addon's releasePages, which returns the region's whole pages to the system at once,
+   * so that dead scratch stops counting in the RSS until a later phase takes it (its pages are
+   * zeroed then, which every taker allows). Without it, given regions stay resident until reused.
+   */
+  constructor(private readonly release?: (region: Uint8Array) => unknown) {}
+
+  /**
+   * Returns a's bytes to the pool: the caller must not use them (through a or another view) again.
+   * `resident`: not released (see the constructor), for a region the very next step takes: giving
+   * its pages back would only cost page faults.
+   */
+  give(a: ArrayBufferView, resident = false): void {
     const buffer = a.buffer;
     if (!(buffer instanceof ArrayBuffer)) return;
     // Typed arrays need aligned offsets: keep the region 8-aligned.
@@ -23,12 +35,19 @@ export class ScratchPool {
     const bytes = a.byteOffset + a.byteLength - offset;
     if (bytes <= 0 || this.free.some((r) => r.buffer === buffer && r.offset < offset + bytes && offset < r.offset + r.bytes)) return;
     this.free.push({ buffer, offset, bytes });
+    if (!resident) this.release?.(new Uint8Array(buffer, offset, bytes));
   }
 
   /** A Uint32Array of n over the smallest free buffer that fits, else a new one. Contents: arbitrary. */
   u32(n: number): Uint32Array {
     const r = this.take(4 * n);
     return r ? new Uint32Array(r.buffer, r.offset, n) : new Uint32Array(n);
+  }
+
+  /** A Uint16Array of n, as u32(). Contents: arbitrary. */
+  u16(n: number): Uint16Array {
+    const r = this.take(2 * n);
+    return r ? new Uint16Array(r.buffer, r.offset, n) : new Uint16Array(n);
   }
 
   /** An Int32Array of n, as u32(). Contents: arbitrary. */

@@ -20,9 +20,16 @@ export { inferInterfaces, type InterfaceDefinition };
  */
 export type SnapshotWithLocations = HeapSnapshot & { locations?: Uint32Array };
 
+/** In the shape ids classify() keeps in a Uint16Array: not a plain object (inferInterfaces' -1). */
+const NO_SHAPE = 0xffff;
+/** Past any node ordinal (they are below 2^32 - 1). */
+const MAX_NODE = 2 ** 32;
+/** In classify()'s 16-bit class ids by name: not known yet. Class ids reaching it widen classOf. */
+const UNKNOWN_ID = 0xffff;
+
 export interface Classes {
-  /** Per node: class id. */
-  classOf: Uint32Array;
+  /** Per node: class id; a Uint16Array while there are fewer than 65535 classes, else Uint32Array. */
+  classOf: Uint16Array | Uint32Array;
   /** Per class id: the name DevTools shows ('Foo', '(array)', '{a, b}', '(system)', …). */
   names: string[];
   /** Per class id: DevTools' public class key: ',Name', or 'scriptId,line,column,Name' for located objects. */
@@ -44,20 +51,37 @@ export function classify(
   const pool = opts.scratch;
   const detached = propagateDetachedness(s, t, pool);
   const shapes = new PropertyShapes(s, pool);
-  const classOf = pool ? pool.u32(n) : new Uint32Array(n); // every entry is written below
-  // Until the loop below overwrites it, classOf holds each node's shape id (as int32, -1: none) when
-  // inferInterfaces ran here: the matcher then needs no second walk over every object's edges.
-  const shapeOf = opts.interfaces ? undefined : new Int32Array(classOf.buffer, classOf.byteOffset, n);
-  const interfaces = opts.interfaces ?? inferInterfaces(s, shapes, shapeOf);
-  const matchInterface = interfaces.length ? interfaceMatcher(s, interfaces, shapes, pool) : () => null;
+  // Class ids in 16 bits while there are fewer than 65535 classes (see widen below); every entry is
+  // written in the loop below.
+  let classOf: Uint16Array | Uint32Array = pool ? pool.u16(n) : new Uint16Array(n);
+  // Until the loop below overwrites it, classOf holds each node's shape id (NO_SHAPE: none) when
+  // inferInterfaces ran here: the matcher then needs no second walk over every object's edges. With
+  // 65535 shapes or more the ids do not fit, and the matcher finds each object's shape again.
+  const shapes16 = classOf;
+  const interfaces = opts.interfaces ?? inferInterfaces(s, shapes, shapes16);
+  const shapeOf = opts.interfaces || shapes.count >= NO_SHAPE ? undefined : shapes16;
+  const matchInterface = interfaces.length ? interfaceMatcher(s, interfaces, shapes) : () => null;
 
   const names: string[] = [];
   const keys: string[] = [];
   const byKey = new Map<string, number>();
+  // From the 65535th class on, class ids take 32 bits: the ids so far are copied over (the shape
+  // ids still to be read stay in shapes16), and so are the ids by name.
+  const widen = (): void => {
+    const wide = pool ? pool.u32(n) : new Uint32Array(n);
+    wide.set(classOf);
+    classOf = wide;
+    const names32 = new Int32Array(byNameIndex.length);
+    for (let i = 0; i < names32.length; i++) names32[i] = byNameIndex[i] === UNKNOWN_ID ? -1 : byNameIndex[i];
+    pool?.give(byNameIndex);
+    byNameIndex = names32;
+    unknownId = -1;
+  };
   const idFor = (key: string, name: string, publicKey: string): number => {
     let id = byKey.get(key);
     if (id === undefined) {
       id = names.length;
+      if (id === UNKNOWN_ID && classOf instanceof Uint16Array) widen();
       byKey.set(key, id);
       names.push(name);
       keys.push(publicKey);
@@ -65,13 +89,19 @@ export function classify(
     return id;
   };
   // Object/native classes by name index (the common case), -1 unknown.
-  const byNameIndex = (pool ? pool.i32(s.strings.count) : new Int32Array(s.strings.count)).fill(-1);
-  const objectName = pool ? pool.i8(s.strings.count) : new Int8Array(s.strings.count); // is the name 'Object': 1 yes, -1 no, 0 unknown
+  // 16 bits while class ids are (UNKNOWN_ID: not yet known), widened with classOf.
+  let byNameIndex: Uint16Array | Int32Array = (pool ? pool.u16(s.strings.count) : new Uint16Array(s.strings.count)).fill(UNKNOWN_ID);
+  let unknownId = UNKNOWN_ID;
   const byType = new Int32Array(s.nodeTypes.length).fill(-1);
+  const interfaceIds = new Map<string, number>();
   const loc = s.locations;
-  // Per node: 1 + the offset of its entry in s.locations, 0 none (zero pages are never touched).
-  const location = new Uint32Array(loc ? n : 0);
-  if (loc) for (let i = 0; i + 3 < loc.length; i += 4) if (loc[i] < n) location[loc[i]] = i + 1;
+  // The entries of s.locations in node order (V8 does not write them so), walked by a cursor along
+  // with the nodes: a per-node index would take 4 B per node, touched on most pages of a real heap.
+  const byNode = loc ? locationsByNode(loc, pool) : new Uint32Array(0);
+  let locPos = 0;
+  // The node of the entry at locPos (past the last node when none is left): most nodes have no
+  // entry, and then one comparison with it says so.
+  let locNode = byNode.length > 0 ? loc![byNode[0]] : MAX_NODE;
   // Located classes: an open-addressing table over (scriptId, line, column, class id), so the key
   // string is built once per distinct class, not once per node.
   let cap = 1024;
@@ -123,19 +153,39 @@ export function classify(
     if (type === objectType || type === nativeType) {
       const idx = nodeName[node];
       const isDetached = type === nativeType && detached[node] === 2;
-      id = isDetached ? -1 : byNameIndex[idx];
-      if (id < 0) {
+      id = isDetached ? unknownId : byNameIndex[idx];
+      if (id === unknownId) {
         const c = baseClassName(s, t, node, isDetached);
         id = idFor(`${c.ns}:${c.ns === NS_RAW ? idx : c.name}`, c.name, ',' + c.name);
         if (!isDetached) byNameIndex[idx] = id;
       }
       if (type === objectType) {
-        if (objectName[idx] === 0) objectName[idx] = s.strings.get(idx) === 'Object' ? 1 : -1;
-        if (objectName[idx] === 1) {
-          const iface = shapeOf ? matchInterface(node, shapeOf[node]) : matchInterface(node);
-          if (iface !== null) id = idFor(`${NS_INTERFACE}:${iface}`, iface, ',' + iface);
+        if (shapes.isObjectName(idx)) {
+          let iface: string | null;
+          if (shapeOf) {
+            const k = shapeOf[node];
+            iface = matchInterface(node, k === NO_SHAPE ? -1 : k);
+          } else iface = matchInterface(node);
+          if (iface !== null) {
+            // Looked up by the name itself: building the key per object made garbage enough to
+            // grow V8's young generation by ~5 MB on a 2.2M-node heap.
+            let iid = interfaceIds.get(iface);
+            if (iid === undefined) interfaceIds.set(iface, (iid = idFor(`${NS_INTERFACE}:${iface}`, iface, ',' + iface)));
+            id = iid;
+          }
         }
-        if (loc && location[node] !== 0) id = locatedId(location[node] - 1, id);
+        if (loc) {
+          // Of several entries for one node, the last counts.
+          let at = -1;
+          if (locNode <= node) {
+            while (locNode < node) locNode = ++locPos < byNode.length ? loc[byNode[locPos]] : MAX_NODE;
+            while (locNode === node) {
+              at = byNode[locPos];
+              locNode = ++locPos < byNode.length ? loc[byNode[locPos]] : MAX_NODE;
+            }
+          }
+          if (at >= 0) id = locatedId(at, id);
+        }
       }
     } else {
       id = byType[type];
@@ -147,7 +197,34 @@ export function classify(
     classOf[node] = id;
   }
   pool?.give(detached);
+  pool?.give(byNode);
+  pool?.give(byNameIndex);
+  if (classOf !== shapes16) pool?.give(shapes16);
   return { classOf, names, keys, interfaces };
+}
+
+/**
+ * The offsets of the entries of `loc` (4 numbers each, the node ordinal first) ordered by node, and
+ * for one node in their order in `loc`: a stable radix sort on the ordinal's two 16-bit halves.
+ */
+function locationsByNode(loc: Uint32Array, pool?: ScratchPool): Uint32Array {
+  const count = loc.length >>> 2;
+  const u32 = (size: number): Uint32Array => (pool ? pool.u32(size) : new Uint32Array(size));
+  let a = u32(count);
+  let b = u32(count);
+  for (let k = 0; k < count; k++) a[k] = 4 * k;
+  const starts = new Uint32Array(65537);
+  for (let shift = 0; shift < 32; shift += 16) {
+    starts.fill(0);
+    for (let k = 0; k < count; k++) starts[((loc[a[k]] >>> shift) & 0xffff) + 1]++;
+    for (let d = 1; d <= 65536; d++) starts[d] += starts[d - 1];
+    for (let k = 0; k < count; k++) b[starts[(loc[a[k]] >>> shift) & 0xffff]++] = a[k];
+    const t = a;
+    a = b;
+    b = t;
+  }
+  pool?.give(b);
+  return a;
 }
 
 export interface ClassRow {
@@ -166,8 +243,6 @@ export interface SummaryOptions {
   raw?: boolean;
   classes?: Classes;
   distances?: Int32Array;
-  /** Dead buffers of earlier phases to take scratch from (see ScratchPool). */
-  scratch?: ScratchPool;
 }
 
 /**
@@ -181,7 +256,7 @@ export function classSummary(s: SnapshotWithLocations, dom: Dominators, opts: Su
   const classes = opts.classes ?? classify(s);
   const dist = opts.distances ?? computeDistances(s);
   const size = opts.raw ? s.nodeSelfSize : dom.selfSize;
-  const retained = opts.raw ? retainedSizes(dom.idom, dom.order, s.nodeSelfSize) : dom.retainedSize;
+  const retained = opts.raw ? retainedSizes(dom, s.nodeSelfSize) : dom.retainedSize;
   const { classOf } = classes;
   const k = classes.names.length;
   const count = new Float64Array(k);
@@ -200,24 +275,24 @@ export function classSummary(s: SnapshotWithLocations, dom: Dominators, opts: Su
 
   // Walk the dominator tree; an instance counts unless an ancestor of its class counted.
   const active = new Uint32Array(k);
-  // Touched only as deep as the tree goes; any contents will do.
-  const pool = opts.scratch;
-  const stackNode = pool ? pool.u32(n) : new Uint32Array(n);
-  const stackPos = pool ? pool.u32(n) : new Uint32Array(n);
-  const stackCounted = pool ? pool.u8(n) : new Uint8Array(n);
+  // Per level of the walk: the node, the next of its children and whether it counted. It grows as
+  // the tree goes deep (16 levels on a 2.2M-node heap) instead of taking 9 B per node up front.
+  let stack = new Uint32Array(3 * 4096);
   const { firstDominated, dominated } = dom;
   let top = 0;
-  stackNode[0] = 0;
-  stackPos[0] = firstDominated[0];
+  stack[0] = 0;
+  stack[1] = firstDominated[0];
+  stack[2] = 0;
   if (size[0] !== 0) { // never in V8 snapshots: the root is synthetic and empty
     ret[classOf[0]] += retained[0];
     active[classOf[0]]++;
   }
   while (top >= 0) {
-    const v = stackNode[top];
-    const pos = stackPos[top];
+    const at = 3 * top;
+    const v = stack[at];
+    const pos = stack[at + 1];
     if (pos < firstDominated[v + 1]) {
-      stackPos[top] = pos + 1;
+      stack[at + 1] = pos + 1;
       const w = dominated[pos];
       const c = classOf[w];
       const counted = size[w] !== 0 && active[c] === 0;
@@ -225,12 +300,17 @@ export function classSummary(s: SnapshotWithLocations, dom: Dominators, opts: Su
         ret[c] += retained[w];
         active[c]++;
       }
+      if (at + 5 >= stack.length) {
+        const bigger = new Uint32Array(2 * stack.length);
+        bigger.set(stack);
+        stack = bigger;
+      }
       top++;
-      stackNode[top] = w;
-      stackPos[top] = firstDominated[w];
-      stackCounted[top] = counted ? 1 : 0;
+      stack[at + 3] = w;
+      stack[at + 4] = firstDominated[w];
+      stack[at + 5] = counted ? 1 : 0;
     } else {
-      if (stackCounted[top]) active[classOf[v]]--;
+      if (stack[at + 2] !== 0) active[classOf[v]]--;
       top--;
     }
   }

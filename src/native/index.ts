@@ -71,6 +71,8 @@ export interface NativeAddon {
   drainBeatDelays?: () => number[];
   /** Issue 4 (native/src/heap-numbers.cc): the heap snapshot parser's number loop (RecordScanner in src/heap/parser.ts). */
   scanHeapRecords?: (buf: Uint8Array, start: number, afterNumber: boolean, section: number, arrays: ArrayLike<unknown>[], params: Float64Array, io: Float64Array) => number;
+  /** native/src/heap-numbers.cc: the whole pages inside the view go back to the system (read as zeros after); returns the bytes. */
+  releasePages?: (view: ArrayBufferView) => number;
 }
 
 export interface MainThreadSample {
