@@ -156,6 +156,11 @@ describe('flight recorder', () => {
     assert.ok(server.some((e) => e.path === '/fail/now' && e.status === 500));
     assert.ok(!JSON.stringify(http).includes('token=abc'), 'paths never carry the query');
     assert.ok(http.some((e) => e.side === 'client' && e.path === '/orders' && typeof e.durationMs === 'number'));
+    // Start times ride on Node's own request/response objects (recorder-http.ts): both sides are timed.
+    for (const side of ['server', 'client']) {
+      const slow = http.find((e) => e.side === side && e.path === '/slow');
+      assert.ok(slow && (slow.durationMs as number) >= 1000 && (slow.durationMs as number) < 5000, `${side}: ${JSON.stringify(slow)}`);
+    }
     assert.ok(http.some((e) => e.side === 'client' && e.via === 'undici' && e.path === '/via-fetch' && e.status === 200), JSON.stringify(http));
     assert.ok(ev.some((e) => e.kind === 'exit' && e.what === 'child' && e.code === 3));
     assert.ok(ev.some((e) => e.kind === 'exit' && e.what === 'worker' && e.code === 2));

@@ -34,12 +34,15 @@ let sampler: Sampler | undefined;
 const earlyHttp = newHttpCounters();
 const failed = new Set<string>();
 
+/** True once anything failed: until then the wrappers skip the Set lookup (two run per HTTP request). */
+let anyFailed = false;
 function guarded<A extends unknown[]>(what: string, fn: (...a: A) => void): (...a: A) => void {
   return (...a: A) => {
-    if (failed.has(what)) return;
+    if (anyFailed && failed.has(what)) return;
     try {
       fn(...a);
     } catch (err) {
+      anyFailed = true;
       failed.add(what);
       hookFailure(`flight recorder (${what})`, err);
     }
