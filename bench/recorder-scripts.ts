@@ -1,7 +1,7 @@
 /**
  * Child scripts for bench/recorder.ts, passed with `node -e`.
  * SERVER: an HTTP hello-world that prints its port, then its VmRSS when asked on stdin.
- * LOAD: keeps `conns` keep-alive requests in flight against a port for `ms`, prints the count.
+ * LOAD_MULTI: load for several servers in turns, with marks between the turns.
  * EVENTS: the cost of one recorded event in a process with the hook (argv: hook path, n).
  */
 export const SERVER = `
@@ -18,20 +18,50 @@ process.stdin.on('data', (d) => {
 });
 `;
 
-export const LOAD = `
-const http = require('node:http');
-const [port, conns, ms] = process.argv.slice(1).map(Number);
-const agent = new http.Agent({ keepAlive: true, maxSockets: conns });
-let done = 0, errors = 0, stop = false;
-const one = () => {
-  if (stop) return;
-  http.get({ host: '127.0.0.1', port, path: '/hello?id=' + done, agent }, (res) => {
-    res.resume();
-    res.on('end', () => { done++; one(); });
-  }).on('error', () => { errors++; if (!stop) setTimeout(one, 5); });
-};
-for (let i = 0; i < conns; i++) one();
-setTimeout(() => { stop = true; console.log(JSON.stringify({ done, errors })); process.exit(0); }, ms);
+/**
+ * Load for several servers at once, in turns (argv: warm ms, slice ms, slices, conns, port...). It
+ * keeps \`conns\` keep-alive connections to each server with one request in flight on each (no
+ * pipelining), and gives the whole load to one server at a time: each server in turn for the warm-up,
+ * then \`slices\` slices in rotation. The client is raw sockets that count the responses by their body,
+ * so that one CPU of load saturates one CPU of server, as wrk or autocannon would (Node's http client
+ * cannot: it costs more per request than the server it measures). After the warm-up and after each
+ * slice it prints \`mark {"k": server of the slice that ended (-1 after the warm-up), "done": [...]}\`.
+ */
+export const LOAD_MULTI = `
+const net = require('node:net');
+const [warm, slice, slices, conns, ...ports] = process.argv.slice(1).map(Number);
+const REQ = Buffer.from('GET /hello?id=1 HTTP/1.1\\r\\nHost: 127.0.0.1\\r\\n\\r\\n');
+const BODY = 'hello world';
+const done = ports.map(() => 0);
+let active = 0, stopped = false;
+const clients = ports.map((port, k) => Array.from({ length: conns }, () => {
+  const s = net.connect(port, '127.0.0.1');
+  s.setNoDelay(true);
+  let tail = '', waiting = false;
+  const ask = () => { if (!stopped && active === k && !waiting) { waiting = true; s.write(REQ); } };
+  s.on('data', (d) => {
+    const text = tail + d.toString('latin1');
+    let i = 0, n = 0;
+    while ((i = text.indexOf(BODY, i)) >= 0) { n++; i += BODY.length; }
+    tail = text.slice(1 - BODY.length);
+    if (n) { done[k] += n; waiting = false; ask(); }
+  });
+  s.on('error', (err) => { console.error('load: ' + err.message); process.exit(1); });
+  return ask;
+}));
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const give = (k) => { active = k; for (const ask of clients[k]) ask(); };
+(async () => {
+  for (let k = 0; k < ports.length; k++) { give(k); await sleep(warm / ports.length); }
+  console.log('mark ' + JSON.stringify({ k: -1, done }));
+  for (let i = 0; i < slices; i++) {
+    give(i % ports.length);
+    await sleep(slice);
+    console.log('mark ' + JSON.stringify({ k: i % ports.length, done }));
+  }
+  stopped = true;
+  process.exit(0);
+})();
 `;
 
 export const EVENTS = `

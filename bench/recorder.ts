@@ -5,21 +5,29 @@
  * and the cost of one recorded event. Target: throughput ratio >= 0.99, RSS overhead <= 8 MB.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HOOK, cleanEnv, machine, printJsonLine, printTable, rotated, type Machine } from './harness';
-import { CHANNELS, EVENTS, LOAD, SERVER } from './recorder-scripts';
+import { CHANNELS, EVENTS, LOAD_MULTI, SERVER } from './recorder-scripts';
 import { quantile, round2 } from './stats';
 
-const ROUNDS = Number(process.env.BENCH_RECORDER_ROUNDS ?? 8);
-const RUN_MS = 5000;
+const ROUNDS = Number(process.env.BENCH_RECORDER_ROUNDS ?? 6);
+/**
+ * Load goes to one server at a time, in SLICE_MS turns, SLICES_EACH turns per server and round. Short
+ * turns in rotation put every server through the same moments of a shared VM, whose speed drifts by
+ * 10-15 % over seconds (sessions 2-4 ran the servers one after another, 5 s each, and could not tell
+ * 0.96 from 0.86 between two runs). Session 5, measured: one 250 ms turn varies by +-30 %, the sum of
+ * 20 turns by +-1.5 %, and two plain servers side by side then agree within 1 %.
+ */
+const SLICE_MS = 250;
+const SLICES_EACH = 40;
 /**
  * Past the hook's last deferred start-up step (the capture code is loaded 3 s after start, install.ts
- * WARM_AFTER_MS): a one-time ~40 ms of CPU that a steady-state service never pays again. Until session
- * 4 the warm-up was 1.5 s, so that step fell inside the measured 5 s and was charged to its requests.
+ * WARM_AFTER_MS): a one-time ~40 ms of CPU that a steady-state service never pays again. The servers
+ * start together and share the warm-up in turns.
  */
-const WARM_MS = 4000;
+const WARM_MS = 6000;
 const CONNS = 8;
 const TARGET_RATIO = 0.99;
 const TARGET_RSS_MB = 8;
@@ -78,39 +86,89 @@ function waitFor(child: ChildProcess, prefix: string): Promise<string> {
   });
 }
 
-let ticks: number | undefined;
-/** utime + stime of a process, ms, from /proc/<pid>/stat. */
-function cpuMsOf(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  ticks ??= Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
-  return ((Number(f[11]) + Number(f[12])) * 1000) / ticks;
+/** CPU time of every thread of a process, µs, from /proc/<pid>/task/<tid>/schedstat (ns resolution, unlike /proc/<pid>/stat's 10 ms ticks). */
+function cpuUsOf(pid: number): number {
+  let ns = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {} // a thread that ended between the listing and the read
+  }
+  return ns / 1000;
 }
 
-function load(port: number, ms: number): { done: number; errors: number } {
-  const r = spawnSync(process.execPath, ['-e', LOAD, String(port), String(CONNS), String(ms)], { env: cleanEnv(), encoding: 'utf8', timeout: ms + 30_000 });
-  if (r.status !== 0) throw new Error(`load generator failed: ${r.stderr.slice(0, 500)}`);
-  return JSON.parse(r.stdout.trim().split('\n').pop()!);
+/**
+ * With taskset and two CPUs or more, every server shares CPU 1 and the load generator has CPU 0: the
+ * servers then meet the same caches, frequency and neighbours, and the scheduler does not move them.
+ */
+function pinned(): { server: string[]; load: string[] } {
+  const ok = cpus().length >= 2 && spawnSync('taskset', ['-c', '0', 'true']).status === 0;
+  return ok ? { server: ['taskset', '-c', '1'], load: ['taskset', '-c', '0'] } : { server: [], load: [] };
 }
 
-async function oneRun(variant: Variant, dir: string): Promise<Run> {
-  // hook-no-watchdog: the recorder alone, without the hang watchdog's worker thread (issue 3).
-  const env = variant === 'plain' ? cleanEnv() : cleanEnv({ AUTOPSY_DIR: dir, AUTOPSY_LEAK: '1', ...(variant === 'hook-no-watchdog' ? { AUTOPSY_HANG_MS: '0' } : {}) });
-  const args = variant === 'plain' ? ['-e', SERVER] : ['--require', HOOK, '-e', SERVER];
-  const child = spawn(process.execPath, args, { env, stdio: ['pipe', 'pipe', 'inherit'] });
+/**
+ * One round: the three servers are up side by side, and one load generator (LOAD_MULTI) gives its load
+ * to each in turn. A server's CPU per request is its CPU time during its own turns over the requests it
+ * served in them; its req/s, those requests over the length of its turns.
+ */
+async function oneRound(round: number, dir: string, pin: ReturnType<typeof pinned>): Promise<Run[]> {
+  const order = rotated<Variant>(VARIANTS, round);
+  const children = order.map((variant) => {
+    // hook-no-watchdog: the recorder alone, without the hang watchdog's worker thread (issue 3).
+    const env = variant === 'plain' ? cleanEnv() : cleanEnv({ AUTOPSY_DIR: join(dir, variant), AUTOPSY_LEAK: '1', ...(variant === 'hook-no-watchdog' ? { AUTOPSY_HANG_MS: '0' } : {}) });
+    const args = [...(variant === 'plain' ? [] : ['--require', HOOK]), '-e', SERVER];
+    const [cmd, ...rest] = [...pin.server, process.execPath, ...args];
+    return spawn(cmd, rest, { env, stdio: ['pipe', 'pipe', 'inherit'] });
+  });
   try {
-    const port = Number(await waitFor(child, 'port '));
-    load(port, WARM_MS);
-    const cpu0 = cpuMsOf(child.pid!);
-    const r = load(port, RUN_MS);
-    const cpu1 = cpuMsOf(child.pid!);
-    const mem = waitFor(child, 'rss ');
-    child.stdin!.write('\n');
-    const { rss, hwm } = JSON.parse(await mem) as { rss: number; hwm: number };
-    return { variant, rps: round2(r.done / (RUN_MS / 1000)), cpuUsPerReq: round2(((cpu1 - cpu0) * 1000) / Math.max(1, r.done)), rssMb: round2(rss / 1024), hwmMb: round2(hwm / 1024) };
+    const ports = await Promise.all(children.map((c) => waitFor(c, 'port ')));
+    const slices = SLICES_EACH * children.length;
+    const [cmd, ...rest] = [...pin.load, process.execPath, '-e', LOAD_MULTI, String(WARM_MS), String(SLICE_MS), String(slices), String(CONNS), ...ports];
+    const load = spawn(cmd, rest, { env: cleanEnv(), stdio: ['ignore', 'pipe', 'inherit'] });
+    const cpuUs = children.map(() => 0);
+    const served = children.map(() => 0);
+    let marks = 0;
+    await new Promise<void>((resolve, reject) => {
+      let buf = '';
+      let prev: { cpu: number[]; done: number[] } | undefined;
+      load.stdout!.on('data', (d: Buffer) => {
+        buf += d;
+        let nl: number;
+        while ((nl = buf.indexOf('\n')) >= 0) {
+          const line = buf.slice(0, nl);
+          buf = buf.slice(nl + 1);
+          if (!line.startsWith('mark ')) continue;
+          const m = JSON.parse(line.slice(5)) as { k: number; done: number[] };
+          const now = { cpu: children.map((c) => cpuUsOf(c.pid!)), done: m.done };
+          if (prev && m.k >= 0) {
+            cpuUs[m.k] += now.cpu[m.k] - prev.cpu[m.k];
+            served[m.k] += now.done[m.k] - prev.done[m.k];
+          }
+          prev = now;
+          marks++;
+        }
+      });
+      load.once('exit', (code) => (code === 0 && marks === slices + 1 ? resolve() : reject(new Error(`load generator exited with ${code} after ${marks} marks`))));
+    });
+    const runs: Run[] = [];
+    for (let k = 0; k < children.length; k++) {
+      const mem = waitFor(children[k], 'rss ');
+      children[k].stdin!.write('\n');
+      const { rss, hwm } = JSON.parse(await mem) as { rss: number; hwm: number };
+      runs.push({
+        variant: order[k],
+        rps: round2(served[k] / ((SLICES_EACH * SLICE_MS) / 1000)),
+        cpuUsPerReq: round2(cpuUs[k] / Math.max(1, served[k])),
+        rssMb: round2(rss / 1024),
+        hwmMb: round2(hwm / 1024),
+      });
+    }
+    return runs;
   } finally {
-    child.stdin!.write('exit\n');
-    setTimeout(() => child.kill('SIGKILL'), 2000).unref();
+    for (const c of children) {
+      c.stdin!.write('exit\n');
+      setTimeout(() => c.kill('SIGKILL'), 2000).unref();
+    }
   }
 }
 
@@ -136,9 +194,10 @@ export async function runRecorder(): Promise<RecorderResult> {
     const ratiosNoWatchdog: number[] = [];
     const cpuRatios: number[] = [];
     const cpuRatiosNoWatchdog: number[] = [];
+    const pin = pinned();
     for (let round = 0; round < ROUNDS; round++) {
       const byVariant: Partial<Record<Variant, Run>> = {};
-      for (const v of rotated<Variant>(VARIANTS, round)) byVariant[v] = await oneRun(v, dir);
+      for (const r of await oneRound(round, dir, pin)) byVariant[r.variant] = r;
       for (const v of VARIANTS) runs.push(byVariant[v]!);
       ratios.push(byVariant.hook!.rps / byVariant.plain!.rps);
       ratiosNoWatchdog.push(byVariant['hook-no-watchdog']!.rps / byVariant.plain!.rps);
@@ -180,7 +239,7 @@ export async function runRecorder(): Promise<RecorderResult> {
 
 export function printRecorder(r: RecorderResult): void {
   printTable(
-    `Flight recorder: HTTP hello-world, ${CONNS} keep-alive connections, ${RUN_MS / 1000} s per run, ${r.rounds} rounds (${r.machine.node}, ${r.machine.cpus} cpus, load ${r.machine.load1})`,
+    `Flight recorder: HTTP hello-world, ${CONNS} keep-alive connections, servers side by side with the load in ${SLICE_MS} ms turns, ${(SLICES_EACH * SLICE_MS) / 1000} s each per round, ${r.rounds} rounds (${r.machine.node}, ${r.machine.cpus} cpus, load ${r.machine.load1})`,
     ['variant', 'req/s (median)', 'server CPU µs/req (median)', 'RSS MB (median)', 'VmHWM MB (median)'],
     VARIANTS.map((v) => [v, r.rps[v], r.cpuUsPerReq[v], r.rssMb[v], round2(quantile(r.runs.filter((x) => x.variant === v).map((x) => x.hwmMb), 0.5))]),
   );
