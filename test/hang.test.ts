@@ -29,6 +29,28 @@ async function summaryOf(bundle: string) {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('hang capture', () => {
+  for (const [how, native] of [['exit', '1'], ['throw', '1'], ['exit', '0']] as const) {
+    test(`the process exits before its loop turns again (${how}${native === '0' ? ', AUTOPSY_NATIVE=0' : ''}): the bundle gets its end from the exit, not ongoing for ever`, async () => {
+      const out = join(dir, `exits-${how}-${native}`);
+      const r = await runNode(join(HANG, 'exits-in-block.js'), {
+        hook: true,
+        args: [how],
+        env: { AUTOPSY_DIR: out, AUTOPSY_HANG_MS: THRESHOLD, BLOCK_MS: '2500', AUTOPSY_NATIVE: native },
+        timeoutMs: 20_000,
+      });
+      // The fate is the app's: exit 0, or Node's exit 1 for the uncaught exception (which gets its own bundle).
+      assert.equal(r.code, how === 'throw' ? 1 : 0, r.stderr);
+      if (how === 'throw') assert.match(r.stderr, /Error: ledger out of balance/);
+      const all = await Promise.all(bundlesIn(out).map(summaryOf));
+      assert.deepEqual(all.map((b) => b.reason).sort(), how === 'throw' ? ['hang', 'uncaught-exception'] : ['hang']);
+      const s = all.find((b) => b.reason === 'hang');
+      assert.equal(s.stack[0].function, 'reconcileLedger');
+      assert.equal(s.hang.ongoing, false, JSON.stringify(s.hang));
+      assert.equal(s.hang.endedBy, 'exit');
+      assert.ok(s.hang.durationMs >= 2000 && s.hang.durationMs < 8000, `duration ${s.hang.durationMs}`);
+    });
+  }
+
   test('a busy loop in an HTTP handler: the bundle exists while frozen, names the function and file, and the service answers afterwards', async () => {
     const out = join(dir, 'http');
     let seenWhileFrozen = false;

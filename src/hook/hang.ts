@@ -1,7 +1,7 @@
 import { dirname, join } from 'node:path';
 import type * as CaptureModule from './capture';
 import type { Config } from './config';
-import { beatValue } from './hang-detector';
+import { beatAge, beatValue } from './hang-detector';
 import type { ThreadProbe } from './hang-probe';
 import { hookFailure } from './log';
 import { record, state } from './state';
@@ -71,6 +71,8 @@ export interface HangRecord extends HangInfo {
   durationMs?: number;
   /** Still blocked when the bundle was last written. */
   ongoing: boolean;
+  /** 'exit': the process exited before its event loop turned again; the end is the exit. */
+  endedBy?: 'exit';
   memory?: NodeJS.MemoryUsage;
   locals?: LocalsRecord;
   heap?: { entry?: string; bytes?: number; gzipBytes?: number; tookMs?: number; lineEndsMs?: number; skipped?: string; headroom?: string };
@@ -146,24 +148,48 @@ function startNativeBeat(intervalMs: number): boolean {
 /** The first beat after a block: the episode's end goes into the timeline, and into its bundle. */
 function loopFreed(gapMs: number): void {
   try {
-    const end = Date.now();
-    const ev = { time: end - Math.round(gapMs), kind: 'hang', durationMs: Math.round(gapMs), message: `event loop blocked ${(gapMs / 1000).toFixed(1)} s` };
-    record(ev);
-    const p = pending;
-    pending = undefined;
-    ended = p; // issue 7: a hang's core may be written after the hang ended
-    if (p) {
-      p.hang.endedAt = end;
-      p.hang.durationMs = end - p.hang.blockedSince;
-      p.hang.ongoing = false;
-      capture().rewriteBundle(p.written, [
-        { name: 'hang.json', value: p.hang },
-        { name: 'timeline.json', value: { events: [...p.written.events, { time: end, kind: 'hang-end', durationMs: p.hang.durationMs }] } },
-      ]);
-    }
+    endEpisode(Date.now(), gapMs);
   } catch (err) {
     hookFailure('recording the end of a hang', err);
   }
+}
+
+function endEpisode(end: number, gapMs: number, endedBy?: 'exit'): void {
+  const ev = { time: end - Math.round(gapMs), kind: 'hang', durationMs: Math.round(gapMs), message: `event loop blocked ${(gapMs / 1000).toFixed(1)} s`, ...(endedBy ? { endedBy } : {}) };
+  record(ev);
+  const p = pending;
+  pending = undefined;
+  ended = p; // issue 7: a hang's core may be written after the hang ended
+  if (p) {
+    p.hang.endedAt = end;
+    p.hang.durationMs = end - p.hang.blockedSince;
+    p.hang.ongoing = false;
+    if (endedBy) p.hang.endedBy = endedBy;
+    capture().rewriteBundle(p.written, [
+      { name: 'hang.json', value: p.hang },
+      { name: 'timeline.json', value: { events: [...p.written.events, { time: end, kind: 'hang-end', durationMs: p.hang.durationMs, ...(endedBy ? { endedBy } : {}) }] } },
+    ]);
+  }
+}
+
+/**
+ * The process exits with a hang bundle still marked ongoing: the loop never turned again, so no beat
+ * came (process.exit() inside the block, or a block that ends in an uncaught exception). The episode
+ * ends here, with the exit; without this its bundle said `ongoing: true` for ever. Only the main thread's own bundles: one the watchdog wrote in its
+ * thread (a block in native code) is gone with the worker, and keeps `ongoing: true`.
+ */
+function episodeEndsWithExit(): void {
+  if (!pending) return;
+  try {
+    endEpisode(Date.now(), msSinceLastBeat(), 'exit');
+  } catch (err) {
+    hookFailure('recording the end of a hang at exit', err);
+  }
+}
+
+/** ms since the last beat: the JS heartbeat keeps its own clock, the addon's writes the shared slot. */
+function msSinceLastBeat(): number {
+  return nativeBeat ? beatAge(beatValue(uptimeMs()), Atomics.load(hb!, SLOT.BEAT)) : uptimeMs() - lastBeatMs;
 }
 
 /**
@@ -301,6 +327,7 @@ export function startWatchdog(config: Config): void {
   Atomics.store(hb, SLOT.BEAT, beatValue(lastBeatMs));
   Atomics.store(hb, SLOT.STARTED, 1);
   if (!startNativeBeat(intervalMs)) setInterval(beat, intervalMs).unref();
+  process.on('exit', episodeEndsWithExit);
   Object.defineProperty(globalThis, HANG_KEY, { value: { capture: captureHang, addLocals, annotate, takeHeap, quiet, drainDelays, addCore, dumpBlocked, addDumpCore }, configurable: true, enumerable: false });
 
   // The worker must not load the hook again: no inherited execArgv (--require), no NODE_OPTIONS.

@@ -22,6 +22,15 @@ const START = Symbol('autopsy-ts.start');
 
 type Timed = { [START]?: number };
 
+/**
+ * Milliseconds on a 30-bit wheel (~12 days), so that the stored start is a small integer that V8 keeps
+ * unboxed in the object: a full Date.now() is a double, one more allocation per request.
+ */
+const WHEEL = 0x3fffffff;
+const tick = (): number => Date.now() & WHEEL;
+/** ms since a tick(); correct for anything shorter than the wheel. */
+const since = (t0: number, now: number): number => (now - t0) & WHEEL;
+
 export interface HttpCounters {
   server: { count: number; errors: number; totalMs: number; maxMs: number };
   client: { count: number; errors: number; totalMs: number; maxMs: number };
@@ -71,12 +80,12 @@ type Sub = (name: string, fn: (msg: never) => void) => void;
 
 export function subscribeHttp(sub: Sub, counters: () => HttpCounters): void {
   sub('http.server.request.start', ({ response }: { response: Timed }) => {
-    response[START] = Date.now();
+    response[START] = tick();
   });
   sub('http.server.response.finish', ({ request, response }: { request: import('node:http').IncomingMessage; response: import('node:http').ServerResponse & Timed }) => {
     const now = Date.now();
     const t0 = response[START];
-    const ms = t0 === undefined ? 0 : now - t0;
+    const ms = t0 === undefined ? 0 : since(t0, now & WHEEL);
     const status = response.statusCode;
     const error = status >= 500;
     count(counters().server, ms, error);
@@ -86,12 +95,12 @@ export function subscribeHttp(sub: Sub, counters: () => HttpCounters): void {
   });
 
   sub('http.client.request.start', ({ request }: { request: Timed }) => {
-    request[START] = Date.now();
+    request[START] = tick();
   });
   const clientDone = (request: import('node:http').ClientRequest & Timed, status: number | undefined, err: (Error & { code?: string }) | undefined) => {
     const now = Date.now();
     const t0 = request[START];
-    const ms = t0 === undefined ? 0 : now - t0;
+    const ms = t0 === undefined ? 0 : since(t0, now & WHEEL);
     const error = !!err || (status ?? 0) >= 500;
     count(counters().client, ms, error);
     if (worthAnEvent(error, ms, now)) {
@@ -122,10 +131,10 @@ export function subscribeHttp(sub: Sub, counters: () => HttpCounters): void {
   }
   const undiciDone = (request: UndiciRequest, status: number | undefined, err: (Error & { code?: string }) | undefined) => {
     const t0 = request[START];
-    if (t0 === undefined) return;
-    request[START] = undefined; // undici may report an error after the headers: count the request once
+    if (t0 === undefined || t0 < 0) return;
+    request[START] = -1; // undici may report an error after the headers: count the request once (-1 keeps the field a small integer)
     const now = Date.now();
-    const ms = now - t0;
+    const ms = since(t0, now & WHEEL);
     const error = !!err || (status ?? 0) >= 500;
     count(counters().client, ms, error);
     if (worthAnEvent(error, ms, now)) {
@@ -148,7 +157,7 @@ export function subscribeHttp(sub: Sub, counters: () => HttpCounters): void {
     }
   };
   sub('undici:request:create', ({ request }: { request: Timed }) => {
-    request[START] = Date.now();
+    request[START] = tick();
   });
   sub('undici:request:headers', ({ request, response }: { request: UndiciRequest; response: { statusCode?: number } }) => undiciDone(request, response?.statusCode, undefined));
   sub('undici:request:error', ({ request, error }: { request: UndiciRequest; error: Error }) => undiciDone(request, undefined, error));
