@@ -175,8 +175,9 @@ function endEpisode(end: number, gapMs: number, endedBy?: 'exit'): void {
 /**
  * The process exits with a hang bundle still marked ongoing: the loop never turned again, so no beat
  * came (process.exit() inside the block, or a block that ends in an uncaught exception). The episode
- * ends here, with the exit; without this its bundle said `ongoing: true` for ever. Only the main thread's own bundles: one the watchdog wrote in its
- * thread (a block in native code) is gone with the worker, and keeps `ongoing: true`.
+ * ends here, with the exit; without this its bundle said `ongoing: true` for ever. Only the main
+ * thread's own bundles: one the watchdog wrote in its thread (a block in native code) is gone with the
+ * worker, and keeps `ongoing: true`.
  */
 function episodeEndsWithExit(): void {
   if (!pending) return;

@@ -98,8 +98,10 @@ export function subscribeHttp(sub: Sub, counters: () => HttpCounters): void {
     request[START] = tick();
   });
   const clientDone = (request: import('node:http').ClientRequest & Timed, status: number | undefined, err: (Error & { code?: string }) | undefined) => {
-    const now = Date.now();
     const t0 = request[START];
+    if (t0 !== undefined && t0 < 0) return; // an error after the response: the request was counted
+    if (t0 !== undefined) request[START] = -1;
+    const now = Date.now();
     const ms = t0 === undefined ? 0 : since(t0, now & WHEEL);
     const error = !!err || (status ?? 0) >= 500;
     count(counters().client, ms, error);
