@@ -94,4 +94,8 @@ describe('hang headline', () => {
     const line = hangLine({ ...base, ongoing: true, durationMs: undefined, detectedAt: 4000, jsStack: 'not available', probe: { summary: 'futex (Atomics.wait, or a lock in native code)' } }, undefined, '/');
     assert.equal(line, 'event loop blocked >= 4.0 s in futex (Atomics.wait, or a lock in native code), JS stack not available');
   });
+  test('a block that the process exit ended', () => {
+    const line = hangLine({ ...base, endedBy: 'exit', jsStack: 'captured' }, [{ function: 'reconcileLedger', file: '/srv/job.js', line: 8, column: 3, origin: 'app' }], '/srv');
+    assert.equal(line, 'event loop blocked 4.1 s until the process exited, in reconcileLedger (job.js:8)');
+  });
 });

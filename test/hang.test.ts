@@ -47,6 +47,9 @@ describe('hang capture', () => {
       assert.equal(s.stack[0].function, 'reconcileLedger');
       assert.equal(s.hang.ongoing, false, JSON.stringify(s.hang));
       assert.equal(s.hang.endedBy, 'exit');
+      assert.match(s.headline, /^event loop blocked \d+\.\d s until the process exited, in reconcileLedger /);
+      const tl = await runCli(['timeline', bundlesIn(out).find((b) => /-hang-/.test(b))!, '--kind', 'hang']);
+      assert.match(tl.stdout, /hang-end +event loop blocked \d+ ms, until the process exited/);
       assert.ok(s.hang.durationMs >= 2000 && s.hang.durationMs < 8000, `duration ${s.hang.durationMs}`);
     });
   }

@@ -41,6 +41,8 @@ export interface HangSummary {
   detectedAt: number;
   durationMs?: number;
   ongoing: boolean;
+  /** 'exit': the process exited before its loop turned again (src/hook/hang.ts). */
+  endedBy?: string;
   jsStack: string;
   probe: { summary: string; state?: string; syscall?: unknown; fds?: { fd: number; target: string }[]; children?: { pid: number; command: string }[] };
   locals?: { frames: { function: string; url: string; line: number; scopes: { type: string; vars: Record<string, string> }[] }[]; problem?: string; tookMs: number };
@@ -49,7 +51,7 @@ export interface HangSummary {
 /** "event loop blocked 4.1 s in renderInvoicePdf (pdf.js:88)", or in a system call when no JS stack was had. */
 export function hangLine(h: HangSummary, stack: Frame[] | undefined, cwd: string): string {
   const ms = h.durationMs ?? Math.max(h.detectedAt - h.blockedSince, h.thresholdMs);
-  const secs = `${h.ongoing ? '>= ' : ''}${(ms / 1000).toFixed(1)} s`;
+  const secs = `${h.ongoing ? '>= ' : ''}${(ms / 1000).toFixed(1)} s${h.endedBy === 'exit' ? ' until the process exited,' : ''}`;
   const top = topFrame(stack);
   if (top && h.jsStack === 'captured') {
     const where = `${displayName(top.function)} (${frameLocation(top, cwd).replace(/:\d+$/, '')})`;

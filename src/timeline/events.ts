@@ -52,7 +52,7 @@ export function describeEvent(e: TimelineEvent): string {
       return `${str(e.message)}${e.data !== undefined ? ` ${typeof e.data === 'string' ? e.data : JSON.stringify(e.data)}` : ''}`;
     case 'hang':
     case 'hang-end':
-      return `event loop blocked ${str(e.durationMs)} ms`;
+      return `event loop blocked ${str(e.durationMs)} ms${e.endedBy === 'exit' ? ', until the process exited' : ''}`;
     case 'hang-start':
       return `event loop blocked (threshold ${str(e.thresholdMs)} ms)`;
     case 'oom-near':

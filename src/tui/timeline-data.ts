@@ -81,7 +81,7 @@ export function eventText(e: TimelineEvent): string {
       return str(e.signal) ?? '';
     case 'hang':
     case 'hang-end':
-      return `blocked ${ms(e.durationMs)}`;
+      return `blocked ${ms(e.durationMs)}${e.endedBy === 'exit' ? ', until the process exited' : ''}`;
     case 'hang-start':
       return e.thresholdMs !== undefined ? `threshold ${ms(e.thresholdMs)}` : '';
     case 'trigger':
