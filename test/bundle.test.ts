@@ -4,7 +4,7 @@ import { gunzipSync } from 'node:zlib';
 import { mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { bundlesIn, cleanup, HOOK, ROOT, runCli, runNode, SCENARIOS, tempDir } from './helpers';
+import { bundlesIn, cleanup, ROOT, runCli, runNode, SCENARIOS, tempDir } from './helpers';
 
 const dir = tempDir();
 after(() => cleanup(dir));

@@ -28,8 +28,24 @@ type Timed = { [START]?: number };
  */
 const WHEEL = 0x3fffffff;
 const tick = (): number => Date.now() & WHEEL;
-/** ms since a tick(); correct for anything shorter than the wheel. */
-const since = (t0: number, now: number): number => (now - t0) & WHEEL;
+/** ms from a tick() to `now` (a Date.now()); correct for anything shorter than the wheel. */
+const since = (t0: number, now: number): number => ((now & WHEEL) - t0) & WHEEL;
+
+/**
+ * A client request's start, taken once. Node's client may report a request again (an error after its
+ * response), and undici an error after the headers: COUNTED, still a small integer, marks it done.
+ */
+const COUNTED = -1;
+function claim(o: Timed): number | undefined {
+  const t0 = o[START];
+  if (t0 !== undefined) o[START] = COUNTED;
+  return t0;
+}
+
+/** "ECONNRESET: read ECONNRESET": an error's code (or name) and its message, bounded, for an event. */
+export function errorText(err: (Error & { code?: string }) | null | undefined): string | undefined {
+  return err ? `${err.code ?? err.name}: ${String(err.message).slice(0, 300)}` : undefined;
+}
 
 export interface HttpCounters {
   server: { count: number; errors: number; totalMs: number; maxMs: number };
@@ -85,7 +101,7 @@ export function subscribeHttp(sub: Sub, counters: () => HttpCounters): void {
   sub('http.server.response.finish', ({ request, response }: { request: import('node:http').IncomingMessage; response: import('node:http').ServerResponse & Timed }) => {
     const now = Date.now();
     const t0 = response[START];
-    const ms = t0 === undefined ? 0 : since(t0, now & WHEEL);
+    const ms = t0 === undefined ? 0 : since(t0, now);
     const status = response.statusCode;
     const error = status >= 500;
     count(counters().server, ms, error);
@@ -98,11 +114,10 @@ export function subscribeHttp(sub: Sub, counters: () => HttpCounters): void {
     request[START] = tick();
   });
   const clientDone = (request: import('node:http').ClientRequest & Timed, status: number | undefined, err: (Error & { code?: string }) | undefined) => {
-    const t0 = request[START];
-    if (t0 !== undefined && t0 < 0) return; // an error after the response: the request was counted
-    if (t0 !== undefined) request[START] = -1;
+    const t0 = claim(request);
+    if (t0 === COUNTED) return;
     const now = Date.now();
-    const ms = t0 === undefined ? 0 : since(t0, now & WHEEL);
+    const ms = t0 === undefined ? 0 : since(t0, now);
     const error = !!err || (status ?? 0) >= 500;
     count(counters().client, ms, error);
     if (worthAnEvent(error, ms, now)) {
@@ -116,7 +131,7 @@ export function subscribeHttp(sub: Sub, counters: () => HttpCounters): void {
         path: pathOnly(r.path),
         status,
         durationMs: ms,
-        error: err ? `${err.code ?? err.name}: ${String(err.message).slice(0, 300)}` : undefined,
+        error: errorText(err),
       });
     }
   };
@@ -132,11 +147,10 @@ export function subscribeHttp(sub: Sub, counters: () => HttpCounters): void {
     path?: string;
   }
   const undiciDone = (request: UndiciRequest, status: number | undefined, err: (Error & { code?: string }) | undefined) => {
-    const t0 = request[START];
-    if (t0 === undefined || t0 < 0) return;
-    request[START] = -1; // undici may report an error after the headers: count the request once (-1 keeps the field a small integer)
+    const t0 = claim(request);
+    if (t0 === undefined || t0 === COUNTED) return;
     const now = Date.now();
-    const ms = since(t0, now & WHEEL);
+    const ms = since(t0, now);
     const error = !!err || (status ?? 0) >= 500;
     count(counters().client, ms, error);
     if (worthAnEvent(error, ms, now)) {
@@ -154,7 +168,7 @@ export function subscribeHttp(sub: Sub, counters: () => HttpCounters): void {
         path: pathOnly(request.path),
         status,
         durationMs: ms,
-        error: err ? `${err.code ?? err.name}: ${String(err.message).slice(0, 300)}` : undefined,
+        error: errorText(err),
       });
     }
   };

@@ -1,7 +1,7 @@
 import type { Config } from './config';
 import { hookFailure } from './log';
 import { record, state } from './state';
-import { requestSummary, subscribeHttp, type HttpCounters, newHttpCounters } from './recorder-http';
+import { errorText, requestSummary, subscribeHttp, type HttpCounters, newHttpCounters } from './recorder-http';
 import { tailSnapshot, startTail } from './stdio-tail';
 
 /**
@@ -273,7 +273,7 @@ function watchSocket(socket: import('node:net').Socket): void {
       kind: 'net',
       event: err || hadError ? 'error' : 'close',
       ...where,
-      error: err ? `${err.code ?? err.name}: ${String(err.message).slice(0, 300)}` : undefined,
+      error: errorText(err),
       durationMs: Date.now() - started,
       bytesRead: socket.bytesRead,
       bytesWritten: socket.bytesWritten,
