@@ -14,7 +14,7 @@ process.stdin.on('data', (d) => {
   if (String(d).startsWith('exit')) process.exit(0);
   const st = fs.readFileSync('/proc/self/status', 'utf8');
   const kb = (k) => Number((new RegExp(k + ':\\\\s+(\\\\d+)').exec(st) || [])[1]);
-  console.log('rss ' + JSON.stringify({ rss: kb('VmRSS'), hwm: kb('VmHWM') }));
+  console.log('rss ' + JSON.stringify({ rss: kb('VmRSS'), hwm: kb('VmHWM'), anon: kb('RssAnon') }));
 });
 `;
 

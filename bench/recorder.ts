@@ -42,6 +42,8 @@ interface Run {
   cpuUsPerReq: number;
   rssMb: number;
   hwmMb: number;
+  /** RssAnon: the process's private memory, without the shared pages of the node binary and libraries. */
+  anonMb: number;
 }
 
 export interface RecorderResult {
@@ -62,6 +64,8 @@ export interface RecorderResult {
   rssOverheadMb: number;
   rssOverheadNoWatchdogMb: number;
   hwmOverheadMb: number;
+  anonOverheadMb: number;
+  anonOverheadNoWatchdogMb: number;
   eventNs: { record: number; persist: number; breadcrumb: number };
   /** CPU ns per HTTP request of the hook's channel subscribers, and of the bare publish without them. */
   requestNs: { hook: number; plain: number };
@@ -154,13 +158,14 @@ async function oneRound(round: number, dir: string, pin: ReturnType<typeof pinne
     for (let k = 0; k < children.length; k++) {
       const mem = waitFor(children[k], 'rss ');
       children[k].stdin!.write('\n');
-      const { rss, hwm } = JSON.parse(await mem) as { rss: number; hwm: number };
+      const { rss, hwm, anon } = JSON.parse(await mem) as { rss: number; hwm: number; anon: number };
       runs.push({
         variant: order[k],
         rps: round2(served[k] / ((SLICES_EACH * SLICE_MS) / 1000)),
         cpuUsPerReq: round2(cpuUs[k] / Math.max(1, served[k])),
         rssMb: round2(rss / 1024),
         hwmMb: round2(hwm / 1024),
+        anonMb: round2(anon / 1024),
       });
     }
     return runs;
@@ -204,7 +209,7 @@ export async function runRecorder(): Promise<RecorderResult> {
       cpuRatios.push(byVariant.plain!.cpuUsPerReq / byVariant.hook!.cpuUsPerReq);
       cpuRatiosNoWatchdog.push(byVariant.plain!.cpuUsPerReq / byVariant['hook-no-watchdog']!.cpuUsPerReq);
     }
-    const med = (v: Variant, k: 'rps' | 'rssMb' | 'hwmMb' | 'cpuUsPerReq') => round2(quantile(runs.filter((r) => r.variant === v).map((r) => r[k]), 0.5));
+    const med = (v: Variant, k: 'rps' | 'rssMb' | 'hwmMb' | 'anonMb' | 'cpuUsPerReq') => round2(quantile(runs.filter((r) => r.variant === v).map((r) => r[k]), 0.5));
     const ratio = Math.round(quantile(ratios, 0.5) * 1000) / 1000;
     const rssOverheadMb = round2(med('hook', 'rssMb') - med('plain', 'rssMb'));
     const eventNs = eventCost(dir);
@@ -225,6 +230,8 @@ export async function runRecorder(): Promise<RecorderResult> {
       rssOverheadMb,
       rssOverheadNoWatchdogMb: round2(med('hook-no-watchdog', 'rssMb') - med('plain', 'rssMb')),
       hwmOverheadMb: round2(med('hook', 'hwmMb') - med('plain', 'hwmMb')),
+      anonOverheadMb: round2(med('hook', 'anonMb') - med('plain', 'anonMb')),
+      anonOverheadNoWatchdogMb: round2(med('hook-no-watchdog', 'anonMb') - med('plain', 'anonMb')),
       eventNs,
       requestNs,
       targets: { ratio: TARGET_RATIO, rssMb: TARGET_RSS_MB },
@@ -246,6 +253,7 @@ export function printRecorder(r: RecorderResult): void {
   console.log(`throughput ratio hook/plain by server CPU per request: median ${r.cpuRatio} (target >= ${r.targets.ratio}: ${r.ratioMet ? 'met' : 'MISSED'}); without the hang watchdog ${r.cpuRatioNoWatchdog}`);
   console.log(`throughput ratio hook/plain by req/s: median ${r.ratio}, min ${r.ratioMin}; without the hang watchdog ${r.ratioNoWatchdog} (load ${r.machine.load1}: wall-clock rates are noisy)`);
   console.log(`RSS overhead: ${r.rssOverheadMb} MB (target <= ${r.targets.rssMb}: ${r.rssMet ? 'met' : 'MISSED'}); without the hang watchdog ${r.rssOverheadNoWatchdogMb} MB; VmHWM overhead ${r.hwmOverheadMb} MB`);
+  console.log(`private memory (RssAnon) overhead: ${r.anonOverheadMb} MB; without the hang watchdog ${r.anonOverheadNoWatchdogMb} MB (the rest of RSS is shared pages of the node binary and libraries)`);
   const est = Math.round((r.cpuUsPerReq.plain / (r.cpuUsPerReq.plain + (r.requestNs.hook - r.requestNs.plain) / 1000)) * 1000) / 1000;
   console.log(`HTTP subscribers: ${r.requestNs.hook} ns CPU per request (bare publish ${r.requestNs.plain} ns); against plain's ${r.cpuUsPerReq.plain} µs per request: ratio ${est}`);
   console.log(`cost per recorded event: ${r.eventNs.record} ns to record, ${r.eventNs.persist} ns to persist; breadcrumb() with its data preview ${r.eventNs.breadcrumb} ns`);

@@ -1,17 +1,21 @@
 // Pure parts of the flight recorder: leak detection, recorder files, death reasons, the output tail,
 // request summaries and timeline text.
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { deathReason, liveness, memoryTrend, parseRecorder } from '../src/hook/collect';
 import { LeakDetector } from '../src/hook/leak-detector';
 import { nearLimit } from '../src/hook/oom';
 import { loopDelays, oldGenerationLimit } from '../src/hook/recorder';
 import { lookup, Symbolizer } from '../src/native/symbolize';
-import { newHttpCounters, pathOnly, requestSummary } from '../src/hook/recorder-http';
+import { newHttpCounters, nextServerTiming, pathOnly, requestSummary, TIMED_PER_SECOND } from '../src/hook/recorder-http';
 import { procStartTime, readBootId } from '../src/hook/recorder-file';
 import { keep, type Tail } from '../src/hook/stdio-tail';
 import { Ring, readRing, RING_HEADER } from '../src/hook/recorder-ring';
 import { readConfig } from '../src/hook/config';
+import { loadNative, type NativeAddon } from '../src/native';
 import { describeEvent, filterKinds } from '../src/timeline/events';
 
 const MB = 1024 * 1024;
@@ -151,6 +155,39 @@ describe('recorder ring', () => {
     assert.throws(() => readRing(ring.buf), /damaged ring header/);
   });
 
+  const native = loadNative();
+  test('a mapped ring released after each flush costs the RSS a page or two, and keeps every line', { skip: !(native.loaded && native.addon.mapRing && native.addon.releaseRing) && 'needs the native addon' }, () => {
+    const addon = (native as { addon: NativeAddon }).addon;
+    const dir = mkdtempSync(join(tmpdir(), 'autopsy-ring-'));
+    try {
+      const path = join(dir, 'x.ring');
+      const bytes = 2 * MB;
+      const ring = new Ring(addon.mapRing!(path, bytes), addon.releaseRing);
+      // This mapping's resident KB, from smaps: the line after the mapping's own line with its path.
+      const residentKb = () => {
+        const smaps = readFileSync('/proc/self/smaps', 'utf8').split('\n');
+        const at = smaps.findIndex((l) => l.endsWith(path));
+        return Number(/^Rss:\s+(\d+)/m.exec(smaps.slice(at, at + 6).join('\n'))![1]);
+      };
+      const line = (i: number) => JSON.stringify({ time: i, kind: 'breadcrumb', message: 'm'.repeat(200) });
+      for (let i = 0; i < 6000; i++) ring.append(line(i)); // ~1.3 MB
+      const before = residentKb();
+      ring.release();
+      const after = residentKb();
+      for (let i = 6000; i < 6010; i++) ring.append(line(i));
+      ring.release();
+      assert.ok(before >= 1200, `${before} KB resident before`);
+      assert.ok(after <= 8, `${after} KB resident after`);
+      // The file holds every line, through the page cache: the written pages were not dropped.
+      const lines = readRing(readFileSync(path));
+      assert.equal(lines.length, 6010);
+      assert.equal(lines[0], line(0));
+      assert.equal(lines[6009], line(6009));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('parseRecorder merges the ring: lines the file lacks are added once', () => {
     const header = JSON.stringify({ recorder: 1, pid: 1, hostname: 'h', startedAt: 0 });
     const a = JSON.stringify({ time: 1, kind: 'breadcrumb', message: 'a' });
@@ -206,10 +243,39 @@ describe('recorder parts', () => {
     assert.equal(requestSummary(c), undefined);
     c.server = { count: 4, errors: 1, totalMs: 10, maxMs: 7 };
     assert.deepEqual(requestSummary(c), { server: { count: 4, errors: 1, meanMs: 2.5, maxMs: 7 }, client: undefined });
+    assert.deepEqual(requestSummary(c, 7), { server: { count: 4, errors: 1, meanMs: 2.5, maxMs: 7, onePer: 7 }, client: undefined });
+  });
+
+  test('server requests above the rate limit are timed one sample interval in several, following the load', () => {
+    // Which of 30 one-second intervals are timed, for a steady rate.
+    const pattern = (perSecond: number) => {
+      let t = { onePer: 1, skip: 0 };
+      let out = '';
+      for (let i = 0; i < 30; i++) {
+        const timed = t.skip === 0;
+        out += timed ? 'T' : '.';
+        t = nextServerTiming(t, timed ? perSecond : undefined, 1000);
+      }
+      return out;
+    };
+    assert.equal(pattern(0), 'T'.repeat(30));
+    assert.equal(pattern(TIMED_PER_SECOND), 'T'.repeat(30));
+    assert.equal(pattern(35_000), 'T......T......T......T......T.');
+    assert.equal(pattern(10_000_000), 'T' + '.'.repeat(29), 'at least one interval in 30');
+    // The rate is per second of busy loop: 2,000 requests in 250 ms of work are 8,000 a second, whether
+    // the interval lasted 250 ms or a second of which the loop idled 750 ms.
+    assert.deepEqual(nextServerTiming({ onePer: 1, skip: 0 }, 2000, 250), { onePer: 2, skip: 1 });
+    // The load falls: the next timed interval measures it, and every interval is timed again.
+    let t = nextServerTiming({ onePer: 1, skip: 0 }, 20_000, 1000);
+    for (let i = 0; i < 3; i++) t = nextServerTiming(t, undefined, 1000);
+    assert.deepEqual(t, { onePer: 4, skip: 0 });
+    assert.deepEqual(nextServerTiming(t, 100, 1000), { onePer: 1, skip: 0 });
+    // AUTOPSY_HTTP_TIMED=0: every request, at any rate.
+    assert.deepEqual(nextServerTiming({ onePer: 1, skip: 0 }, 1e6, 1000, 0), { onePer: 1, skip: 0 });
   });
 
   test('configuration of the recorder', () => {
-    const { config, problems } = readConfig({ AUTOPSY_SAMPLE_MS: '250', AUTOPSY_TAIL: '16K', AUTOPSY_LEAK: '1', AUTOPSY_LEAK_GROWTH: '8M', AUTOPSY_OOM_AT: '0.9', AUTOPSY_RECORDER: '0' }, '/');
+    const { config, problems } = readConfig({ AUTOPSY_SAMPLE_MS: '250', AUTOPSY_TAIL: '16K', AUTOPSY_LEAK: '1', AUTOPSY_LEAK_GROWTH: '8M', AUTOPSY_OOM_AT: '0.9', AUTOPSY_RECORDER: '0', AUTOPSY_HTTP_TIMED: '0' }, '/');
     assert.deepEqual(problems, []);
     assert.equal(config.sampleMs, 250);
     assert.equal(config.tailBytes, 16 * 1024);
@@ -217,8 +283,10 @@ describe('recorder parts', () => {
     assert.equal(config.leakGrowth, 8 * MB);
     assert.equal(config.oomAt, 0.9);
     assert.equal(config.persist, false);
-    const bad = readConfig({ AUTOPSY_SAMPLE_MS: '5', AUTOPSY_OOM_AT: '2', AUTOPSY_TAIL: 'lots' }, '/');
-    assert.equal(bad.problems.length, 3);
+    assert.equal(config.httpTimed, 0);
+    const bad = readConfig({ AUTOPSY_SAMPLE_MS: '5', AUTOPSY_OOM_AT: '2', AUTOPSY_TAIL: 'lots', AUTOPSY_HTTP_TIMED: 'all' }, '/');
+    assert.equal(bad.problems.length, 4);
+    assert.equal(bad.config.httpTimed, 5000);
     assert.equal(bad.config.sampleMs, 1000);
   });
 
@@ -234,6 +302,8 @@ describe('recorder parts', () => {
     assert.equal(describeEvent(ev[1]), 'client GET api:80/x 503 12 ms');
     assert.equal(describeEvent(ev[3]), 'cluster-worker #2 pid 99 exited: SIGKILL');
     assert.match(describeEvent(ev[4]), /^rss 100\.0 MB, heap 50\.0 MB\/60\.0 MB, elu 50%, delay p99 12 ms/);
+    const busy = { ...ev[4], http: { server: { count: 31000, errors: 2, meanMs: 0.2, maxMs: 3, onePer: 7 } } };
+    assert.match(describeEvent(busy), /, http 31000 req, 2 errors \(timed 1 interval in 7\)$/);
     assert.deepEqual(filterKinds(ev, ['hang', 'net']).map((e) => e.time), [1, 3]);
     assert.equal(filterKinds(ev, undefined).length, 5);
   });

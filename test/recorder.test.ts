@@ -132,6 +132,42 @@ describe('flight recorder', () => {
     assert.match(text, new RegExp(`(close|error) 127\\.0\\.0\\.1:${port}`));
   });
 
+  for (const timedLimit of ['500', '0']) {
+    test(`a busy server's requests are timed ${timedLimit === '0' ? 'in every sample with AUTOPSY_HTTP_TIMED=0' : 'one sample interval in several (AUTOPSY_HTTP_TIMED=500)'}`, async () => {
+      const out = join(dir, `timed-${timedLimit}`);
+      let bundle = '';
+      await runNode(app('steady-service.js'), {
+        hook: true,
+        env: { AUTOPSY_DIR: out, AUTOPSY_SAMPLE_MS: '250', AUTOPSY_HTTP_TIMED: timedLimit },
+        timeoutMs: 60_000,
+        onOutput: {
+          text: 'ready',
+          then: (pid) =>
+            setTimeout(async () => {
+              bundle = (await runCli(['dump', String(pid)])).stdout.trim();
+              process.kill(pid, 'SIGKILL');
+            }, 5000),
+        },
+      });
+      // From the third sample on: the first ones can precede the app's traffic.
+      const samples = (await timeline(bundle, 'sample')).slice(2);
+      assert.ok(samples.length >= 10, `${samples.length} samples`);
+      const server = samples.map((e) => (e.http as { server?: { count: number; onePer?: number } } | undefined)?.server);
+      const shape = server.map((x) => (x ? `${x.count}/${x.onePer ?? 1}` : '-')).join(' ');
+      if (timedLimit === '0') {
+        assert.ok(server.every((x) => x && x.count > 0 && x.onePer === undefined), shape);
+        return;
+      }
+      // Some intervals are untimed, and the timed ones say how many intervals each stands for.
+      assert.ok(server.some((x) => !x), shape);
+      const timed = server.filter((x) => x !== undefined);
+      assert.ok(timed.length >= 1 && timed.some((x) => x.onePer! >= 2), shape);
+      assert.ok(timed.every((x) => x.count > 0), shape);
+      const text = (await runCli(['timeline', bundle, '--kind', 'sample'])).stdout;
+      assert.match(text, /http \d+ req \(timed 1 interval in \d+\)/);
+    });
+  }
+
   test('http client and server requests, fetch, child and worker exits, and a handled signal', async () => {
     const out = join(dir, 'requests');
     let bundle = '';

@@ -53,10 +53,29 @@ Napi::Value MapRing(const Napi::CallbackInfo& info) {
   return Napi::Buffer<uint8_t>::New(env, static_cast<uint8_t*>(p), bytes, [bytes](Napi::Env, uint8_t* data) { munmap(data, bytes); });
 }
 
+// releaseRing(buffer): drops the mapping's pages from this process's page tables (MADV_DONTNEED). For a
+// MAP_SHARED file mapping nothing is lost: written pages stay in the page cache, dirty, and are written
+// back as any file's; the next write faults its page back in. The ring then costs the process's RSS a
+// page or two instead of up to its whole size.
+Napi::Value ReleaseRing(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsBuffer()) {
+    Napi::TypeError::New(env, "releaseRing(buffer)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Napi::Buffer<uint8_t> buf = info[0].As<Napi::Buffer<uint8_t>>();
+  uintptr_t start = reinterpret_cast<uintptr_t>(buf.Data());
+  long page = sysconf(_SC_PAGESIZE);
+  // Only a whole mapping made by mapRing is page aligned; anything else is refused, not half released.
+  if (page <= 0 || start % (uintptr_t)page != 0) return Napi::Boolean::New(env, false);
+  return Napi::Boolean::New(env, madvise(buf.Data(), buf.Length(), MADV_DONTNEED) == 0);
+}
+
 }  // namespace
 
 void RegisterMapRing(Napi::Env env, Napi::Object exports) {
   exports.Set("mapRing", Napi::Function::New(env, MapRing, "mapRing"));
+  exports.Set("releaseRing", Napi::Function::New(env, ReleaseRing, "releaseRing"));
 }
 
 }  // namespace autopsy

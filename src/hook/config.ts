@@ -23,6 +23,8 @@ export interface Config {
   heapMaxMs: number;
   /** Flight recorder: ms between samples (0 turns the sampler off). */
   sampleMs: number;
+  /** Server requests a second above which they are timed one sample interval in several; 0: all, always. */
+  httpTimed: number;
   /** Persist the timeline beside the bundles so that SIGKILL and fatal errors leave it behind. */
   persist: boolean;
   /** Bytes of stdout/stderr kept (0 turns the tail off). */
@@ -58,6 +60,7 @@ export const DEFAULTS: Config = {
   hangHeap: false,
   heapMaxMs: 60_000,
   sampleMs: 1000,
+  httpTimed: 5000,
   persist: true,
   tailBytes: 64 * 1024,
   oom: true,
@@ -163,6 +166,11 @@ export function readConfig(env: NodeJS.ProcessEnv, cwd: string): { config: Confi
     const n = parseInteger(v, 0);
     if (n === undefined || (n !== 0 && n < 100)) bad('AUTOPSY_SAMPLE_MS', v, 'milliseconds >= 100, or 0 to turn off');
     else config.sampleMs = n;
+  }
+  if ((v = e('AUTOPSY_HTTP_TIMED')) !== undefined) {
+    const n = parseInteger(v, 0);
+    if (n === undefined) bad('AUTOPSY_HTTP_TIMED', v, 'requests a second, or 0 to time every request');
+    else config.httpTimed = n;
   }
   if ((v = e('AUTOPSY_TAIL')) !== undefined) {
     const b = parseBool(v);

@@ -152,7 +152,7 @@ function openRing(path: string): Ring | undefined {
   try {
     const native = (require('../native') as typeof import('../native')).loadNative();
     if (!native.loaded || !native.addon.mapRing) return undefined;
-    return new Ring(native.addon.mapRing(path, RING_BYTES));
+    return new Ring(native.addon.mapRing(path, RING_BYTES), native.addon.releaseRing);
   } catch (err) {
     hookFailure('mapping the flight recorder ring', err);
     return undefined;
@@ -187,6 +187,7 @@ export function flush(): void {
       write(r, out);
     } else write(r, [...lines, ...out]);
     if (r.bytes > MAX_FILE_BYTES) compact(r);
+    r.ring?.release();
   } catch (err) {
     stop();
     hookFailure('persisting the flight recorder', err);

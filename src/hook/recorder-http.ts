@@ -56,12 +56,48 @@ export function newHttpCounters(): HttpCounters {
   return { server: { count: 0, errors: 0, totalMs: 0, maxMs: 0 }, client: { count: 0, errors: 0, totalMs: 0, maxMs: 0 } };
 }
 
-/** What goes into a sample: counts, errors, mean and max duration per side, or nothing when idle. */
-export function requestSummary(c: HttpCounters): Record<string, unknown> | undefined {
+/**
+ * What goes into a sample: counts, errors, mean and max duration per side, or nothing when idle. With
+ * `onePer` above 1 the server side was timed in one sample interval of that many (nextServerTiming).
+ */
+export function requestSummary(c: HttpCounters, onePer = 1): Record<string, unknown> | undefined {
   const side = (x: HttpCounters['server']) => (x.count ? { count: x.count, errors: x.errors, meanMs: Math.round((x.totalMs / x.count) * 10) / 10, maxMs: Math.round(x.maxMs) } : undefined);
   const server = side(c.server);
+  if (server && onePer > 1) Object.assign(server, { onePer });
   const client = side(c.client);
   return server || client ? { server, client } : undefined;
+}
+
+/**
+ * Above this many server requests per second of busy event loop, the server's requests are timed in one
+ * sample interval out of several. Node publishes two messages per request once anyone listens, and the
+ * hook spends ~1-2 µs per request on them in all (docs/performance.md): 5,000 a second is about 1 % of
+ * the loop's time. A hello-world serving 35,000 a second is timed one second in seven; an app that spends
+ * 200 µs or more per request never reaches the limit.
+ */
+export const TIMED_PER_SECOND = 5000; // the default of AUTOPSY_HTTP_TIMED (config.ts)
+/** At least one interval in this many is timed, however high the rate. */
+const MAX_ONE_PER = 30;
+
+/** The server side's timing: one interval in `onePer` is timed; `skip` untimed ones are left before the next. */
+export interface ServerTiming {
+  onePer: number;
+  skip: number;
+}
+
+/**
+ * Pure: the timing after a sample interval. `timedCount` is what that interval timed, or undefined when
+ * it was untimed; `busyMs` is how long the event loop was busy in it (event-loop utilisation times its
+ * length). The rate is per second of busy loop, so that the share of the process's own CPU spent on
+ * timing is bounded, also for a server that is busy in bursts. It is measured afresh in every timed
+ * interval, so the policy follows the load both ways.
+ */
+export function nextServerTiming(t: ServerTiming, timedCount: number | undefined, busyMs: number, limit = TIMED_PER_SECOND): ServerTiming {
+  if (timedCount === undefined) return { onePer: t.onePer, skip: Math.max(0, t.skip - 1) };
+  if (!limit) return { onePer: 1, skip: 0 };
+  const perSecond = (timedCount * 1000) / Math.max(10, busyMs);
+  const onePer = Math.min(MAX_ONE_PER, Math.max(1, Math.ceil(perSecond / limit)));
+  return { onePer, skip: onePer - 1 };
 }
 
 /** Pure: the path without its query string or fragment, bounded. */
@@ -93,15 +129,23 @@ function count(side: HttpCounters['server'], ms: number, error: boolean): void {
 }
 
 type Sub = (name: string, fn: (msg: never) => void) => void;
+/** A subscription that can be switched on and off (on when made). */
+type Switchable = (name: string, fn: (msg: never) => void) => (on: boolean) => void;
 
-export function subscribeHttp(sub: Sub, counters: () => HttpCounters): void {
-  sub('http.server.request.start', ({ response }: { response: Timed }) => {
+/**
+ * Subscribes to the http and undici channels. Returns the switch of the server side's two channels:
+ * off, Node publishes nothing for them (nextServerTiming says when).
+ */
+export function subscribeHttp(sub: Sub, switchable: Switchable, counters: () => HttpCounters): (on: boolean) => void {
+  const serverStart = switchable('http.server.request.start', ({ response }: { response: Timed }) => {
     response[START] = tick();
   });
-  sub('http.server.response.finish', ({ request, response }: { request: import('node:http').IncomingMessage; response: import('node:http').ServerResponse & Timed }) => {
-    const now = Date.now();
+  const serverFinish = switchable('http.server.response.finish', ({ request, response }: { request: import('node:http').IncomingMessage; response: import('node:http').ServerResponse & Timed }) => {
     const t0 = response[START];
-    const ms = t0 === undefined ? 0 : since(t0, now);
+    // Started while the server side was not timed: neither its duration nor the interval's count is known.
+    if (t0 === undefined) return;
+    const now = Date.now();
+    const ms = since(t0, now);
     const status = response.statusCode;
     const error = status >= 500;
     count(counters().server, ms, error);
@@ -177,4 +221,9 @@ export function subscribeHttp(sub: Sub, counters: () => HttpCounters): void {
   });
   sub('undici:request:headers', ({ request, response }: { request: UndiciRequest; response: { statusCode?: number } }) => undiciDone(request, response?.statusCode, undefined));
   sub('undici:request:error', ({ request, error }: { request: UndiciRequest; error: Error }) => undiciDone(request, undefined, error));
+
+  return (on: boolean) => {
+    serverStart(on);
+    serverFinish(on);
+  };
 }

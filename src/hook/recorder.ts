@@ -1,7 +1,7 @@
 import type { Config } from './config';
 import { hookFailure } from './log';
 import { record, state } from './state';
-import { errorText, requestSummary, subscribeHttp, type HttpCounters, newHttpCounters } from './recorder-http';
+import { errorText, requestSummary, subscribeHttp, type HttpCounters, newHttpCounters, nextServerTiming, type ServerTiming } from './recorder-http';
 import { tailSnapshot, startTail } from './stdio-tail';
 
 /**
@@ -26,7 +26,11 @@ interface Sampler {
   delay?: import('node:perf_hooks').IntervalHistogram;
   gc: { count: number; ms: number; major: number };
   http: HttpCounters;
+  /** Whether the server's requests are timed in this interval (recorder-http.ts nextServerTiming). */
+  timing: ServerTiming;
+  lastAt: number;
   heapLimit: number;
+  httpTimed: number;
 }
 
 let sampler: Sampler | undefined;
@@ -87,7 +91,7 @@ export function startRecorder(config: Config): void {
   if (sampler) return;
   startEarlySources();
   const v8 = require('node:v8') as typeof import('node:v8');
-  sampler = { gc: { count: 0, ms: 0, major: 0 }, http: newHttpCounters(), heapLimit: oldGenerationLimit(v8.getHeapStatistics().heap_size_limit, v8Flags()) };
+  sampler = { gc: { count: 0, ms: 0, major: 0 }, http: newHttpCounters(), timing: { onePer: 1, skip: 0 }, lastAt: Date.now(), httpTimed: config.httpTimed, heapLimit: oldGenerationLimit(v8.getHeapStatistics().heap_size_limit, v8Flags()) };
   const s = sampler;
   if (config.sampleMs) {
     const perf = require('node:perf_hooks') as typeof import('node:perf_hooks');
@@ -135,11 +139,12 @@ function takeSample(): void {
   const mu = process.memoryUsage();
   const now = perf.performance.eventLoopUtilization();
   const elu = perf.performance.eventLoopUtilization(now, s.elu);
+  const time = Date.now();
   s.elu = now;
   const cpu = process.cpuUsage(s.cpu);
   s.cpu = process.cpuUsage();
   const ev: Record<string, unknown> & { time: number; kind: string } = {
-    time: Date.now(),
+    time,
     kind: 'sample',
     rss: mu.rss,
     heapUsed: mu.heapUsed,
@@ -173,9 +178,13 @@ function takeSample(): void {
   ev.requests = requests;
   if (s.gc.count) ev.gc = { count: s.gc.count, ms: Math.round(s.gc.ms * 10) / 10, major: s.gc.major };
   s.gc = { count: 0, ms: 0, major: 0 };
-  const http = requestSummary(s.http);
+  const timed = s.timing.skip === 0;
+  const http = requestSummary(s.http, s.timing.onePer);
   if (http) ev.http = http;
+  s.timing = nextServerTiming(s.timing, timed ? s.http.server.count : undefined, elu.utilization * (time - s.lastAt), s.httpTimed);
+  s.lastAt = ev.time;
   s.http = newHttpCounters();
+  if (timed !== (s.timing.skip === 0)) serverTiming?.(s.timing.skip === 0);
   record(ev);
   notifyWatchers(mu.heapUsed, false);
 }
@@ -245,13 +254,30 @@ function onWarning(w: Error & { code?: string }): void {
 /** Threads the hook starts itself (the hang watchdog): their exits are not the app's. */
 export const ownThreads = new Set<number>();
 
+/** Switches the server side's http channels (recorder-http.ts). */
+let serverTiming: ((on: boolean) => void) | undefined;
+
 function subscribeChannels(): void {
   const dc = require('node:diagnostics_channel') as typeof import('node:diagnostics_channel');
-  const sub = (name: string, fn: (msg: never) => void) => dc.subscribe(name, guarded(name, fn as (m: unknown) => void));
+  // Switched off, a subscriber stays subscribed and returns at once. Unsubscribing would be cheaper for
+  // Node, but on Node 20 a channel's last subscriber leaving changes the channel's prototype, and V8 then
+  // throws away the optimised code of the http server functions that check it (measured: worse than
+  // no switch at all, docs/performance.md).
+  const switchable = (name: string, fn: (msg: never) => void) => {
+    let on = true;
+    const g = guarded(name, fn as (m: unknown) => void);
+    dc.subscribe(name, (m: unknown) => {
+      if (on) g(m);
+    });
+    return (want: boolean) => {
+      on = want;
+    };
+  };
+  const sub = (name: string, fn: (msg: never) => void) => void switchable(name, fn);
   sub('net.client.socket', ({ socket }: { socket: import('node:net').Socket }) => watchSocket(socket));
   sub('child_process', ({ process: child }: { process: import('node:child_process').ChildProcess }) => watchChild(child));
   sub('worker_threads', ({ worker }: { worker: import('node:worker_threads').Worker }) => watchWorker(worker));
-  subscribeHttp(sub, () => sampler?.http ?? earlyHttp);
+  serverTiming = subscribeHttp(sub, switchable, () => sampler?.http ?? earlyHttp);
 }
 
 /**

@@ -46,6 +46,8 @@ export interface NativeAddon {
   probeIsolate: () => IsolateProbe;
   /** A new file of `bytes`, mapped MAP_SHARED, as a Buffer (the flight recorder's ring; Linux/POSIX). */
   mapRing?: (path: string, bytes: number) => Buffer;
+  /** Its pages leave the process's RSS (MADV_DONTNEED); they stay in the page cache, nothing is lost. */
+  releaseRing?: (buf: Buffer) => boolean;
   mainIsolate: string;
   // Issue 8 (native/src/js-stack.cc, fatal-signals.cc): Linux x64 builds only.
   /** Main thread: follow V8's code events so that sampled frames can be named. */

@@ -32,8 +32,12 @@ export function describeEvent(e: TimelineEvent): string {
       if (typeof e.elu === 'number') parts.push(`elu ${Math.round(e.elu * 100)}%`);
       if (typeof e.delayP99Ms === 'number') parts.push(`delay p99 ${e.delayP99Ms} ms`);
       if (typeof e.cpuUserMs === 'number') parts.push(`cpu ${e.cpuUserMs}+${str(e.cpuSystemMs)} ms`);
-      const http = e.http as { server?: { count: number; errors: number } } | undefined;
-      if (http?.server) parts.push(`http ${http.server.count} req${http.server.errors ? `, ${http.server.errors} errors` : ''}`);
+      const http = e.http as { server?: { count: number; errors: number; onePer?: number } } | undefined;
+      if (http?.server) {
+        const { count, errors, onePer } = http.server;
+        // onePer: a busy server is timed one interval in that many (recorder-http.ts); say so, not a drop.
+        parts.push(`http ${count} req${errors ? `, ${errors} errors` : ''}${typeof onePer === 'number' && onePer > 1 ? ` (timed 1 interval in ${onePer})` : ''}`);
+      }
       return parts.join(', ');
     }
     case 'gc':
