@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { get } from 'node:http';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { bundlesIn, cleanup, runCli, runNode, SCENARIOS, tempDir } from './helpers';
+import { bundlesIn, cleanup, nodeStderr, runCli, runNode, SCENARIOS, tempDir } from './helpers';
 
 const dir = tempDir();
 after(() => cleanup(dir));
@@ -122,6 +122,24 @@ describe('hang capture', () => {
     assert.equal(s.hang.jsStackFrom, 'signal sampler');
     assert.match(s.headline, /event loop blocked \d+\.\d s in shellOut \(.*native-block\.js:7\), in epoll_\w+/);
     assert.equal(s.hang.ongoing, false);
+  });
+
+  test("execSync('sleep 3') then process.exit(): the bundle the watchdog wrote in its thread gets its end from the exit, not ongoing for ever", async () => {
+    const out = join(dir, 'exec-exit');
+    const r = await runNode(join(HANG, 'native-block.js'), { hook: true, args: ['exec', 'exit'], env: { AUTOPSY_DIR: out, AUTOPSY_HANG_MS: THRESHOLD, BLOCK_MS: '3000' } });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(nodeStderr(r.stderr), '');
+    const bundles = bundlesIn(out);
+    assert.equal(bundles.length, 1);
+    const s = await summaryOf(bundles[0]);
+    assert.equal(s.trigger.from, 'watchdog thread', 'written by the watchdog, as a block in native code is');
+    assert.equal(s.hang.ongoing, false, JSON.stringify(s.hang));
+    assert.equal(s.hang.endedBy, 'exit');
+    assert.ok(s.hang.durationMs >= 2500 && s.hang.durationMs < 8000, `duration ${s.hang.durationMs}`);
+    assert.match(s.headline, /^event loop blocked \d+\.\d s until the process exited, in shellOut /);
+    assert.equal((await runCli(['verify', bundles[0]])).code, 0);
+    const tl = await runCli(['timeline', bundles[0], '--kind', 'hang']);
+    assert.match(tl.stdout, /hang-end +event loop blocked \d+ ms, until the process exited/);
   });
 
   test('while(true){}: the bundle is written, then the test kills the process', async () => {

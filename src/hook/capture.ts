@@ -66,6 +66,19 @@ export interface WrittenBundle {
   json: (v: unknown) => Buffer;
 }
 
+/**
+ * A bundle another thread wrote, as it came through postMessage (no `json`, Buffers as Uint8Arrays),
+ * made rewritable here with this thread's redactor (the hang watchdog's bundles, ended at exit: hang.ts).
+ */
+export function reviveWritten(w: Omit<WrittenBundle, 'json'>): WrittenBundle {
+  const redactor = createRedactor(process.env, [...process.execArgv, ...process.argv], state().config.redact);
+  return {
+    ...w,
+    files: w.files.map((f) => ({ ...f, data: Buffer.from(f.data.buffer, f.data.byteOffset, f.data.byteLength) })),
+    json: (v: unknown) => Buffer.from(redactor.redactJsonText(JSON.stringify(v, null, 1)) + '\n'),
+  };
+}
+
 /** Deeper than V8's default of 10: a hang or API stack is read from its bottom up. */
 export function currentStack(limit = 64): string {
   const before = Error.stackTraceLimit;

@@ -38,7 +38,17 @@ export interface WatchdogData {
   config: Config;
   startCwd: string;
   pid: number;
+  /** The watchdog tells the main thread of the bundles it wrote itself (WatchdogNews), for exitNews(). */
+  news?: import('node:worker_threads').MessagePort;
 }
+
+/**
+ * From the watchdog: a bundle it wrote in its thread (a block in native code), as it stands now, or that
+ * its episode ended. Read synchronously (receiveMessageOnPort), when the loop is freed and at exit.
+ */
+export type WatchdogNews =
+  | { episode: number; hang: HangRecord; written: Omit<CaptureModule.WrittenBundle, 'json'> }
+  | { episode: number; recovered: true };
 
 /** What the worker knows when it calls capture() here. */
 export interface HangInfo {
@@ -148,6 +158,7 @@ function startNativeBeat(intervalMs: number): boolean {
 /** The first beat after a block: the episode's end goes into the timeline, and into its bundle. */
 function loopFreed(gapMs: number): void {
   try {
+    readNews();
     endEpisode(Date.now(), gapMs);
   } catch (err) {
     hookFailure('recording the end of a hang', err);
@@ -174,18 +185,54 @@ function endEpisode(end: number, gapMs: number, endedBy?: 'exit'): void {
 
 /**
  * The process exits with a hang bundle still marked ongoing: the loop never turned again, so no beat
- * came (process.exit() inside the block, or a block that ends in an uncaught exception). The episode
- * ends here, with the exit; without this its bundle said `ongoing: true` for ever. Only the main
- * thread's own bundles: one the watchdog wrote in its thread (a block in native code) is gone with the
- * worker, and keeps `ongoing: true`.
+ * came (process.exit() inside the block or straight after a block in native code, or a block that
+ * ends in an uncaught exception). The episode ends here, with the exit; without this its bundle said
+ * `ongoing: true` for ever. The main thread's own bundle, or the one the watchdog wrote in its thread.
  */
 function episodeEndsWithExit(): void {
-  if (!pending) return;
   try {
-    endEpisode(Date.now(), msSinceLastBeat(), 'exit');
+    if (pending) endEpisode(Date.now(), msSinceLastBeat(), 'exit');
+    else watchdogBundleEndsWithExit();
   } catch (err) {
     hookFailure('recording the end of a hang at exit', err);
   }
+}
+
+/** The channel the watchdog's news come by, and the last bundle it wrote whose episode has not ended. */
+let news: import('node:worker_threads').MessagePort | undefined;
+let unended: Extract<WatchdogNews, { hang: HangRecord }> | undefined;
+
+/** Takes what the watchdog said since the last time. Keeps one bundle at most: its latest state. */
+function readNews(): void {
+  if (!news) return;
+  const { receiveMessageOnPort } = require('node:worker_threads') as typeof import('node:worker_threads');
+  for (let m = receiveMessageOnPort(news); m; m = receiveMessageOnPort(news)) {
+    const n = m.message as WatchdogNews;
+    if ('recovered' in n) {
+      if (unended?.episode === n.episode) unended = undefined;
+    } else unended = n;
+  }
+}
+
+/**
+ * A block in native code ended with the exit: the watchdog wrote that bundle in its own thread, and the
+ * worker is stopped with the process before it sees the end. The main thread ends it from the watchdog's
+ * last news, as endEpisode() does its own.
+ */
+function watchdogBundleEndsWithExit(): void {
+  readNews();
+  const u = unended;
+  if (!u) return;
+  unended = undefined;
+  const end = Date.now();
+  const gap = msSinceLastBeat();
+  record({ time: end - Math.round(gap), kind: 'hang', durationMs: Math.round(gap), message: `event loop blocked ${(gap / 1000).toFixed(1)} s`, endedBy: 'exit' });
+  const hang: HangRecord = { ...u.hang, endedAt: end, durationMs: end - u.hang.blockedSince, ongoing: false, endedBy: 'exit' };
+  const w = capture().reviveWritten(u.written);
+  capture().rewriteBundle(w, [
+    { name: 'hang.json', value: hang },
+    { name: 'timeline.json', value: { events: [...w.events, { time: end, kind: 'hang-end', durationMs: hang.durationMs, endedBy: 'exit' }] } },
+  ]);
 }
 
 /** ms since the last beat: the JS heartbeat keeps its own clock, the addon's writes the shared slot. */
@@ -318,7 +365,7 @@ function takeHeap(episode: number, headroom: string): boolean {
  */
 export function startWatchdog(config: Config): void {
   if (!config.hangMs || hb) return;
-  const { Worker } = require('node:worker_threads') as typeof import('node:worker_threads');
+  const { Worker, MessageChannel } = require('node:worker_threads') as typeof import('node:worker_threads');
   thresholdMs = config.hangMs;
   const intervalMs = Math.max(10, Math.min(40, Math.floor(config.hangMs / 10)));
   beatIntervalMs = intervalMs;
@@ -334,8 +381,11 @@ export function startWatchdog(config: Config): void {
   // The worker must not load the hook again: no inherited execArgv (--require), no NODE_OPTIONS.
   const env = { ...process.env };
   delete env.NODE_OPTIONS;
-  const data: WatchdogData = { sab, thresholdMs, intervalMs, config, startCwd: state().startCwd, pid: process.pid };
-  const worker = new Worker(join(__dirname, 'watchdog.js'), { execArgv: [], env, workerData: data, stdout: false, stderr: false, resourceLimits: { maxOldGenerationSizeMb: 48 } });
+  const { port1, port2 } = new MessageChannel();
+  port1.unref(); // never started: it holds messages for receiveMessageOnPort, and nobody's loop
+  news = port1;
+  const data: WatchdogData = { sab, thresholdMs, intervalMs, config, startCwd: state().startCwd, pid: process.pid, news: port2 };
+  const worker = new Worker(join(__dirname, 'watchdog.js'), { execArgv: [], env, workerData: data, transferList: [port2], stdout: false, stderr: false, resourceLimits: { maxOldGenerationSizeMb: 48 } });
   worker.unref();
   try {
     (require('./recorder') as typeof import('./recorder')).ownThreads.add(worker.threadId);

@@ -12,7 +12,7 @@
  */
 import { workerData } from 'node:worker_threads';
 import type * as CaptureModule from './capture';
-import { HANG_KEY, SLOT, type HangInfo, type HangRecord, type HangReply, type WatchdogData } from './hang';
+import { HANG_KEY, SLOT, type HangInfo, type HangRecord, type HangReply, type WatchdogData, type WatchdogNews } from './hang';
 import { HangDetector, beatAge, beatValue, type DetectorEvent } from './hang-detector';
 import { probeThread } from './hang-probe';
 import { memoryRoom, snapshotHeadroom } from './headroom';
@@ -38,6 +38,23 @@ const BLOCKED_DUMP_MS = 1000;
 const DUMP_SCAN_MS = 250;
 
 let fallback: { episode: number; hang: HangRecord; written: CaptureModule.WrittenBundle } | undefined;
+
+/**
+ * Tells the main thread (hang.ts readNews) where the bundle written here stands, so that an exit before
+ * this thread sees the end of the block still ends it there. A copy of the bundle's entries (a report
+ * and a timeline, some 100 KB), once per change.
+ */
+function shareFallback(): void {
+  const f = fallback;
+  if (!f || !data.news) return;
+  try {
+    const { path, manifest, files, events } = f.written;
+    const n: WatchdogNews = { episode: f.episode, hang: f.hang, written: { path, manifest, files, events } };
+    data.news.postMessage(n);
+  } catch (err) {
+    hookFailure('telling the main thread of the hang bundle', err);
+  }
+}
 
 function uptimeMs(): number {
   return process.uptime() * 1000;
@@ -131,6 +148,7 @@ async function coreForHang(episode: number, bundlePath: string): Promise<void> {
       (f.written.manifest.trigger ??= {}).core = f.hang.core;
       const capture = require('./capture') as typeof CaptureModule;
       capture.rewriteBundle(f.written, [{ name: 'hang.json', value: f.hang }, ...('record' in outcome ? [{ name: 'core.json', value: outcome.record }] : [])]);
+      shareFallback();
     } else await callMain('addCore', [episode, outcome], 10_000);
   } catch (err) {
     hookFailure('core dump of the hang', err);
@@ -186,7 +204,10 @@ function writeFromHere(info: HangInfo, why: string): void {
     trigger: { thresholdMs: info.thresholdMs, episode: info.episode, from: 'watchdog thread' },
     events: [{ time: info.blockedSince, kind: 'hang-start', thresholdMs: info.thresholdMs }],
   });
-  if (r.written) fallback = { episode: info.episode, hang, written: r.written };
+  if (r.written) {
+    fallback = { episode: info.episode, hang, written: r.written };
+    shareFallback();
+  }
 }
 
 let answering = false;
@@ -304,6 +325,9 @@ function onRecovered(ev: DetectorEvent): void {
   const f = fallback;
   if (!f || f.episode !== ev.episode) return;
   fallback = undefined;
+  try {
+    data.news?.postMessage({ episode: f.episode, recovered: true } satisfies WatchdogNews);
+  } catch {}
   const end = Date.now();
   f.hang.endedAt = end;
   f.hang.durationMs = end - f.hang.blockedSince;

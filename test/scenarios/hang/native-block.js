@@ -1,4 +1,4 @@
-// The main thread blocked outside JS: Atomics.wait (futex) or execSync (a child process).
+// The main thread blocked outside JS: Atomics.wait or execSync; then 'exit': process.exit() at once.
 const { execSync } = require('node:child_process');
 function waitForLockSync(ms) {
   const cell = new Int32Array(new SharedArrayBuffer(4));
@@ -13,5 +13,6 @@ setTimeout(function runNightlyJob() {
   if (kind === 'atomics') waitForLockSync(Number(process.env.BLOCK_MS || 3000));
   else shellOut(Number(process.env.BLOCK_MS || 3000) / 1000);
   console.log('unblocked');
+  if (process.argv[3] === 'exit') process.exit(0);
 }, 50);
 setTimeout(() => {}, Number(process.env.BLOCK_MS || 3000) + 600);
