@@ -23,6 +23,25 @@ async function timeline(bundle: string, kinds?: string): Promise<Ev[]> {
   return JSON.parse(r.stdout).events;
 }
 
+/** Runs a scenario app with the hook until it prints 'ready', then `dump`s it after `ms` and kills it. */
+async function dumpThenKill(name: string, env: Record<string, string>, ms: number): Promise<string> {
+  let bundle = '';
+  await runNode(app(name), {
+    hook: true,
+    env,
+    timeoutMs: ms + 60_000,
+    onOutput: {
+      text: 'ready',
+      then: (pid) =>
+        setTimeout(async () => {
+          bundle = (await runCli(['dump', String(pid)])).stdout.trim();
+          process.kill(pid, 'SIGKILL');
+        }, ms),
+    },
+  });
+  return bundle;
+}
+
 /** The recorder files (.ndjson; a .ring beside each when the addon is loaded). */
 function recorders(out: string): string[] {
   try {
@@ -135,20 +154,7 @@ describe('flight recorder', () => {
   for (const timedLimit of ['500', '0']) {
     test(`a busy server's requests are timed ${timedLimit === '0' ? 'in every sample with AUTOPSY_HTTP_TIMED=0' : 'one sample interval in several (AUTOPSY_HTTP_TIMED=500)'}`, async () => {
       const out = join(dir, `timed-${timedLimit}`);
-      let bundle = '';
-      await runNode(app('steady-service.js'), {
-        hook: true,
-        env: { AUTOPSY_DIR: out, AUTOPSY_SAMPLE_MS: '250', AUTOPSY_HTTP_TIMED: timedLimit },
-        timeoutMs: 60_000,
-        onOutput: {
-          text: 'ready',
-          then: (pid) =>
-            setTimeout(async () => {
-              bundle = (await runCli(['dump', String(pid)])).stdout.trim();
-              process.kill(pid, 'SIGKILL');
-            }, 5000),
-        },
-      });
+      const bundle = await dumpThenKill('steady-service.js', { AUTOPSY_DIR: out, AUTOPSY_SAMPLE_MS: '250', AUTOPSY_HTTP_TIMED: timedLimit }, 5000);
       // From the third sample on: the first ones can precede the app's traffic.
       const samples = (await timeline(bundle, 'sample')).slice(2);
       assert.ok(samples.length >= 10, `${samples.length} samples`);
@@ -317,20 +323,7 @@ describe('leak trigger (AUTOPSY_LEAK=1)', () => {
 
   test('stays silent over a 2-minute steady run (HTTP traffic, garbage, a bounded cache)', async () => {
     const out = join(dir, 'steady');
-    let bundle = '';
-    await runNode(app('steady-service.js'), {
-      hook: true,
-      env: { AUTOPSY_DIR: out, ...leakEnv },
-      timeoutMs: 180_000,
-      onOutput: {
-        text: 'ready',
-        then: (pid) =>
-          setTimeout(async () => {
-            bundle = (await runCli(['dump', String(pid)])).stdout.trim();
-            process.kill(pid, 'SIGKILL');
-          }, 120_000),
-      },
-    });
+    const bundle = await dumpThenKill('steady-service.js', { AUTOPSY_DIR: out, ...leakEnv }, 120_000);
     assert.deepEqual(bundlesIn(out).map((b) => b.replace(/.*-(on-demand|memory-leak)-.*/, '$1')), ['on-demand']);
     const ev = await timeline(bundle);
     assert.deepEqual(ev.filter((e) => e.kind === 'leak'), []);
