@@ -142,6 +142,21 @@ describe('hang capture', () => {
     assert.match(tl.stdout, /hang-end +event loop blocked \d+ ms, until the process exited/);
   });
 
+  test("execSync('sleep 3'), then one more turn of the loop, then process.exit(): the block ended when the loop turned, not with the exit", async () => {
+    const out = join(dir, 'exec-exit-next');
+    const r = await runNode(join(HANG, 'native-block.js'), { hook: true, args: ['exec', 'exit-next'], env: { AUTOPSY_DIR: out, AUTOPSY_HANG_MS: THRESHOLD, BLOCK_MS: '3000' } });
+    assert.equal(r.code, 0, r.stderr);
+    const bundles = bundlesIn(out);
+    assert.equal(bundles.length, 1);
+    const s = await summaryOf(bundles[0]);
+    assert.equal(s.hang.ongoing, false, JSON.stringify(s.hang));
+    assert.equal(s.hang.endedBy, undefined, JSON.stringify(s.hang));
+    assert.ok(s.hang.durationMs >= 2500 && s.hang.durationMs < 8000, `duration ${s.hang.durationMs}`);
+    assert.equal((await runCli(['verify', bundles[0]])).code, 0);
+    const hangs = (await runCli(['timeline', bundles[0], '--kind', 'hang', '--json'])).stdout;
+    assert.doesNotMatch(hangs, /"endedBy"/);
+  });
+
   test('while(true){}: the bundle is written, then the test kills the process', async () => {
     const out = join(dir, 'forever');
     const r = await runNode(join(HANG, 'forever.js'), {

@@ -178,6 +178,11 @@ describe('recorder ring', () => {
       ring.release();
       assert.ok(before >= 1200, `${before} KB resident before`);
       assert.ok(after <= 8, `${after} KB resident after`);
+      // Memory that mapRing did not map is refused: MADV_DONTNEED would zero private pages.
+      const other = Buffer.alloc(64 * 1024, 1);
+      assert.equal(addon.releaseRing!(other), false);
+      assert.equal(addon.releaseRing!(ring.buf.subarray(4096)), false);
+      assert.equal(other[0], 1);
       // The file holds every line, through the page cache: the written pages were not dropped.
       const lines = readRing(readFileSync(path));
       assert.equal(lines.length, 6010);
@@ -270,6 +275,8 @@ describe('recorder parts', () => {
     for (let i = 0; i < 3; i++) t = nextServerTiming(t, undefined, 1000);
     assert.deepEqual(t, { onePer: 4, skip: 0 });
     assert.deepEqual(nextServerTiming(t, 100, 1000), { onePer: 1, skip: 0 });
+    // Nonsense in (a busy time that is not a number): every request is timed.
+    assert.deepEqual(nextServerTiming({ onePer: 1, skip: 0 }, 20_000, NaN), { onePer: 1, skip: 0 });
     // AUTOPSY_HTTP_TIMED=0: every request, at any rate.
     assert.deepEqual(nextServerTiming({ onePer: 1, skip: 0 }, 1e6, 1000, 0), { onePer: 1, skip: 0 });
   });

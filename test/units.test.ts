@@ -1,13 +1,14 @@
 // Pure modules: configuration, previews, error records, names, sanitising, summaries, retention.
 import assert from 'node:assert/strict';
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { Worker } from 'node:worker_threads';
 import { bundleFileName, stamp, timeFromName } from '../src/bundle/names';
 import { frameLocation, headlineOf, topFrame } from '../src/bundle/summary';
 import type { Frame } from '../src/bundle/types';
 import { mdCode, mdText, safeJson, safeLine, safeText } from '../src/cli/sanitize';
-import { enforceRetention, recentCount } from '../src/hook/bundle-dir';
+import { enforceRetention, recentCount, replaceAtomically } from '../src/hook/bundle-dir';
 import { DEFAULTS, parseBytes, readConfig } from '../src/hook/config';
 import { toErrorRecord } from '../src/hook/error-record';
 import { previewValue } from '../src/hook/preview';
@@ -138,6 +139,52 @@ describe('retention', () => {
     assert.deepEqual(readdirSync(d).sort(), [names[0], names[3], 'unrelated.txt'].sort());
     enforceRetention(d, 10, 1500, join(d, names[3]));
     assert.deepEqual(readdirSync(d).sort(), [names[3], 'unrelated.txt'].sort());
+  });
+
+  test('a bundle rewritten by two threads at once (a hang ended by the exit) is one version whole, never a mix', async () => {
+    const d = join(dir, 'rewrite');
+    mkdirSync(d);
+    const path = join(d, 'autopsy-x.tgz');
+    writeFileSync(path, 'old');
+    const size = 4 * 1024 * 1024;
+    // A worker and this thread replace the same file 30 times each, as close together as they can.
+    const script = `
+      const { parentPort, workerData } = require('node:worker_threads');
+      const { replaceAtomically } = require(workerData.mod);
+      const a = Atomics, flag = new Int32Array(workerData.sab);
+      const data = Buffer.alloc(workerData.size, 'w');
+      let failed = 0;
+      parentPort.postMessage('ready');
+      for (let i = 0; i < 30; i++) {
+        a.wait(flag, 0, i, 2000);
+        try { replaceAtomically(workerData.path, data); } catch { failed++; }
+      }
+      parentPort.postMessage(failed);`;
+    const sab = new SharedArrayBuffer(4);
+    const flag = new Int32Array(sab);
+    const w = new Worker(script, { eval: true, workerData: { mod: require.resolve('../src/hook/bundle-dir'), sab, size, path } });
+    try {
+      const next = () => new Promise((res) => w.once('message', res));
+      assert.equal(await next(), 'ready');
+      const done = next();
+      const mine = Buffer.alloc(size, 'm');
+      let failed = 0;
+      for (let i = 0; i < 30; i++) {
+        Atomics.store(flag, 0, i + 1);
+        Atomics.notify(flag, 0);
+        try {
+          replaceAtomically(path, mine);
+        } catch {
+          failed++;
+        }
+        const now = readFileSync(path);
+        assert.ok(now.equals(mine) || now.equals(Buffer.alloc(size, 'w')), `round ${i}: a mix of both versions`);
+      }
+      assert.equal(failed + Number(await done), 0, 'no rewrite failed');
+      assert.deepEqual(readdirSync(d), ['autopsy-x.tgz'], 'no temporary file left');
+    } finally {
+      await w.terminate();
+    }
   });
 });
 

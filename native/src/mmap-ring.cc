@@ -7,12 +7,20 @@
 
 #include <cerrno>
 #include <cstring>
+#include <mutex>
+#include <set>
 #include <string>
+#include <utility>
 
 namespace autopsy {
 namespace {
 
 constexpr double kMaxRingBytes = 64.0 * 1024 * 1024;
+
+// The mappings MapRing made and that are still mapped: releaseRing acts on these only. On any other
+// memory, MADV_DONTNEED would throw data away (private pages come back as zeros).
+std::mutex g_rings_mutex;
+std::set<std::pair<uintptr_t, size_t>> g_rings;
 
 Napi::Value MapRing(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -50,7 +58,17 @@ Napi::Value MapRing(const Napi::CallbackInfo& info) {
     Napi::Error::New(env, std::string("mapRing: mmap: ") + strerror(mmap_errno)).ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  return Napi::Buffer<uint8_t>::New(env, static_cast<uint8_t*>(p), bytes, [bytes](Napi::Env, uint8_t* data) { munmap(data, bytes); });
+  {
+    std::lock_guard<std::mutex> lock(g_rings_mutex);
+    g_rings.insert({reinterpret_cast<uintptr_t>(p), bytes});
+  }
+  return Napi::Buffer<uint8_t>::New(env, static_cast<uint8_t*>(p), bytes, [bytes](Napi::Env, uint8_t* data) {
+    {
+      std::lock_guard<std::mutex> lock(g_rings_mutex);
+      g_rings.erase({reinterpret_cast<uintptr_t>(data), bytes});
+    }
+    munmap(data, bytes);
+  });
 }
 
 // releaseRing(buffer): drops the mapping's pages from this process's page tables (MADV_DONTNEED). For a
@@ -64,10 +82,11 @@ Napi::Value ReleaseRing(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   Napi::Buffer<uint8_t> buf = info[0].As<Napi::Buffer<uint8_t>>();
-  uintptr_t start = reinterpret_cast<uintptr_t>(buf.Data());
-  long page = sysconf(_SC_PAGESIZE);
-  // Only a whole mapping made by mapRing is page aligned; anything else is refused, not half released.
-  if (page <= 0 || start % (uintptr_t)page != 0) return Napi::Boolean::New(env, false);
+  // Only a whole mapping that mapRing made: anything else is refused, not released.
+  {
+    std::lock_guard<std::mutex> lock(g_rings_mutex);
+    if (!g_rings.count({reinterpret_cast<uintptr_t>(buf.Data()), buf.Length()})) return Napi::Boolean::New(env, false);
+  }
   return Napi::Boolean::New(env, madvise(buf.Data(), buf.Length(), MADV_DONTNEED) == 0);
 }
 

@@ -102,9 +102,14 @@ function writeTemp(tmp: string, data: Buffer, flags: 'w' | 'wx'): string {
   return tmp;
 }
 
-/** Writes a new version of an existing bundle: temporary name in the same folder, then rename over it. */
+/**
+ * Writes a new version of an existing bundle: temporary name in the same folder, then rename over it.
+ * The temporary name has the thread too: the main thread and the hang watchdog's can rewrite the same
+ * bundle at once (a hang that ends with the exit), and must not write into one file.
+ */
 export function replaceAtomically(path: string, data: Buffer): void {
-  renameSync(writeTemp(join(dirname(path), `.${basename(path)}.${process.pid}.tmp`), data, 'w'), path);
+  const { threadId } = require('node:worker_threads') as typeof import('node:worker_threads');
+  renameSync(writeTemp(join(dirname(path), `.${basename(path)}.${process.pid}-${threadId}.tmp`), data, 'w'), path);
 }
 
 interface Listed {

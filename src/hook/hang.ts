@@ -38,7 +38,7 @@ export interface WatchdogData {
   config: Config;
   startCwd: string;
   pid: number;
-  /** The watchdog tells the main thread of the bundles it wrote itself (WatchdogNews), for exitNews(). */
+  /** The watchdog tells the main thread of the bundles it wrote itself (WatchdogNews), for readNews(). */
   news?: import('node:worker_threads').MessagePort;
 }
 
@@ -159,6 +159,9 @@ function startNativeBeat(intervalMs: number): boolean {
 function loopFreed(gapMs: number): void {
   try {
     readNews();
+    // The block that the watchdog's bundle is about has ended: the watchdog rewrites it when it sees
+    // the beat; should the process exit first, the end is this, not the exit.
+    if (unended && unended.freedAt === undefined) unended.freedAt = Date.now();
     endEpisode(Date.now(), gapMs);
   } catch (err) {
     hookFailure('recording the end of a hang', err);
@@ -200,7 +203,7 @@ function episodeEndsWithExit(): void {
 
 /** The channel the watchdog's news come by, and the last bundle it wrote whose episode has not ended. */
 let news: import('node:worker_threads').MessagePort | undefined;
-let unended: Extract<WatchdogNews, { hang: HangRecord }> | undefined;
+let unended: (Extract<WatchdogNews, { hang: HangRecord }> & { freedAt?: number }) | undefined;
 
 /** Takes what the watchdog said since the last time. Keeps one bundle at most: its latest state. */
 function readNews(): void {
@@ -210,28 +213,33 @@ function readNews(): void {
     const n = m.message as WatchdogNews;
     if ('recovered' in n) {
       if (unended?.episode === n.episode) unended = undefined;
-    } else unended = n;
+    } else unended = unended?.episode === n.episode ? { ...n, freedAt: unended.freedAt } : n;
   }
 }
 
 /**
- * A block in native code ended with the exit: the watchdog wrote that bundle in its own thread, and the
- * worker is stopped with the process before it sees the end. The main thread ends it from the watchdog's
- * last news, as endEpisode() does its own.
+ * The process exits before the watchdog has seen the end of a block it wrote the bundle of, in its own
+ * thread (a block in native code); the worker stops with the process. The main thread ends the bundle
+ * from the watchdog's last news, as endEpisode() does its own: at the exit, or when the loop was freed
+ * a moment before (loopFreed recorded that end in the timeline already).
  */
 function watchdogBundleEndsWithExit(): void {
   readNews();
   const u = unended;
   if (!u) return;
   unended = undefined;
-  const end = Date.now();
-  const gap = msSinceLastBeat();
-  record({ time: end - Math.round(gap), kind: 'hang', durationMs: Math.round(gap), message: `event loop blocked ${(gap / 1000).toFixed(1)} s`, endedBy: 'exit' });
-  const hang: HangRecord = { ...u.hang, endedAt: end, durationMs: end - u.hang.blockedSince, ongoing: false, endedBy: 'exit' };
+  const byExit = u.freedAt === undefined;
+  const end = u.freedAt ?? Date.now();
+  if (byExit) {
+    const gap = msSinceLastBeat();
+    record({ time: end - Math.round(gap), kind: 'hang', durationMs: Math.round(gap), message: `event loop blocked ${(gap / 1000).toFixed(1)} s`, endedBy: 'exit' });
+  }
+  const ending = byExit ? { endedBy: 'exit' as const } : {};
+  const hang: HangRecord = { ...u.hang, endedAt: end, durationMs: end - u.hang.blockedSince, ongoing: false, ...ending };
   const w = capture().reviveWritten(u.written);
   capture().rewriteBundle(w, [
     { name: 'hang.json', value: hang },
-    { name: 'timeline.json', value: { events: [...w.events, { time: end, kind: 'hang-end', durationMs: hang.durationMs, endedBy: 'exit' }] } },
+    { name: 'timeline.json', value: { events: [...w.events, { time: end, kind: 'hang-end', durationMs: hang.durationMs, ...ending }] } },
   ]);
 }
 

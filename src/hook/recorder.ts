@@ -28,7 +28,6 @@ interface Sampler {
   http: HttpCounters;
   /** Whether the server's requests are timed in this interval (recorder-http.ts nextServerTiming). */
   timing: ServerTiming;
-  lastAt: number;
   heapLimit: number;
   httpTimed: number;
 }
@@ -91,7 +90,7 @@ export function startRecorder(config: Config): void {
   if (sampler) return;
   startEarlySources();
   const v8 = require('node:v8') as typeof import('node:v8');
-  sampler = { gc: { count: 0, ms: 0, major: 0 }, http: newHttpCounters(), timing: { onePer: 1, skip: 0 }, lastAt: Date.now(), httpTimed: config.httpTimed, heapLimit: oldGenerationLimit(v8.getHeapStatistics().heap_size_limit, v8Flags()) };
+  sampler = { gc: { count: 0, ms: 0, major: 0 }, http: newHttpCounters(), timing: { onePer: 1, skip: 0 }, httpTimed: config.httpTimed, heapLimit: oldGenerationLimit(v8.getHeapStatistics().heap_size_limit, v8Flags()) };
   const s = sampler;
   if (config.sampleMs) {
     const perf = require('node:perf_hooks') as typeof import('node:perf_hooks');
@@ -139,12 +138,11 @@ function takeSample(): void {
   const mu = process.memoryUsage();
   const now = perf.performance.eventLoopUtilization();
   const elu = perf.performance.eventLoopUtilization(now, s.elu);
-  const time = Date.now();
   s.elu = now;
   const cpu = process.cpuUsage(s.cpu);
   s.cpu = process.cpuUsage();
   const ev: Record<string, unknown> & { time: number; kind: string } = {
-    time,
+    time: Date.now(),
     kind: 'sample',
     rss: mu.rss,
     heapUsed: mu.heapUsed,
@@ -181,8 +179,7 @@ function takeSample(): void {
   const timed = s.timing.skip === 0;
   const http = requestSummary(s.http, s.timing.onePer);
   if (http) ev.http = http;
-  s.timing = nextServerTiming(s.timing, timed ? s.http.server.count : undefined, elu.utilization * (time - s.lastAt), s.httpTimed);
-  s.lastAt = ev.time;
+  s.timing = nextServerTiming(s.timing, timed ? s.http.server.count : undefined, elu.active, s.httpTimed);
   s.http = newHttpCounters();
   if (timed !== (s.timing.skip === 0)) serverTiming?.(s.timing.skip === 0);
   record(ev);

@@ -1,4 +1,4 @@
-// The main thread blocked outside JS: Atomics.wait or execSync; then 'exit': process.exit() at once.
+// Blocked outside JS: Atomics.wait or execSync; then 'exit': exit at once, 'exit-next': a turn later.
 const { execSync } = require('node:child_process');
 function waitForLockSync(ms) {
   const cell = new Int32Array(new SharedArrayBuffer(4));
@@ -14,5 +14,6 @@ setTimeout(function runNightlyJob() {
   else shellOut(Number(process.env.BLOCK_MS || 3000) / 1000);
   console.log('unblocked');
   if (process.argv[3] === 'exit') process.exit(0);
+  if (process.argv[3] === 'exit-next') setTimeout(() => process.exit(0), 5);
 }, 50);
 setTimeout(() => {}, Number(process.env.BLOCK_MS || 3000) + 600);
