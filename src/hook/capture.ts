@@ -71,12 +71,21 @@ export interface WrittenBundle {
  * made rewritable here with this thread's redactor (the hang watchdog's bundles, ended at exit: hang.ts).
  */
 export function reviveWritten(w: Omit<WrittenBundle, 'json'>): WrittenBundle {
-  const redactor = createRedactor(process.env, [...process.execArgv, ...process.argv], state().config.redact);
   return {
     ...w,
     files: w.files.map((f) => ({ ...f, data: Buffer.from(f.data.buffer, f.data.byteOffset, f.data.byteLength) })),
-    json: (v: unknown) => Buffer.from(redactor.redactJsonText(JSON.stringify(v, null, 1)) + '\n'),
+    json: jsonEntry(processRedactor(state().config.redact)),
   };
+}
+
+/** The redactor of this process: its environment, argv and AUTOPSY_REDACT names. */
+function processRedactor(names: string[]): ReturnType<typeof createRedactor> {
+  return createRedactor(process.env, [...process.execArgv, ...process.argv], names);
+}
+
+/** A JSON entry of the bundle, redacted. */
+function jsonEntry(redactor: ReturnType<typeof createRedactor>): (v: unknown) => Buffer {
+  return (v) => Buffer.from(redactor.redactJsonText(JSON.stringify(v, null, 1)) + '\n');
 }
 
 /** Deeper than V8's default of 10: a hang or API stack is read from its bottom up. */
@@ -208,8 +217,8 @@ function captureUnguarded(req: CaptureRequest): CaptureResult {
 
   const useMaps = cfg.sourceMaps && !nodeMapsEnabled();
   const mapper = useMaps ? (frames: Frame[]) => mapFrames(frames, warnings) : (frames: Frame[]) => frames;
-  const redactor = createRedactor(process.env, [...process.execArgv, ...process.argv], cfg.redact);
-  const json = (v: unknown) => Buffer.from(redactor.redactJsonText(JSON.stringify(v, null, 1)) + '\n');
+  const redactor = processRedactor(cfg.redact);
+  const json = jsonEntry(redactor);
 
   const files: BundleFile[] = [];
   const allFrames: Frame[] = [];

@@ -169,21 +169,31 @@ function loopFreed(gapMs: number): void {
 }
 
 function endEpisode(end: number, gapMs: number, endedBy?: 'exit'): void {
-  const ev = { time: end - Math.round(gapMs), kind: 'hang', durationMs: Math.round(gapMs), message: `event loop blocked ${(gapMs / 1000).toFixed(1)} s`, ...(endedBy ? { endedBy } : {}) };
-  record(ev);
+  recordHangEnd(end, gapMs, endedBy);
   const p = pending;
   pending = undefined;
   ended = p; // issue 7: a hang's core may be written after the hang ended
-  if (p) {
-    p.hang.endedAt = end;
-    p.hang.durationMs = end - p.hang.blockedSince;
-    p.hang.ongoing = false;
-    if (endedBy) p.hang.endedBy = endedBy;
-    capture().rewriteBundle(p.written, [
-      { name: 'hang.json', value: p.hang },
-      { name: 'timeline.json', value: { events: [...p.written.events, { time: end, kind: 'hang-end', durationMs: p.hang.durationMs, ...(endedBy ? { endedBy } : {}) }] } },
-    ]);
-  }
+  if (p) endHangBundle(p.written, p.hang, end, endedBy);
+}
+
+/** The process's timeline: the loop was blocked for gapMs, up to `end`. */
+function recordHangEnd(end: number, gapMs: number, endedBy?: 'exit'): void {
+  record({ time: end - Math.round(gapMs), kind: 'hang', durationMs: Math.round(gapMs), message: `event loop blocked ${(gapMs / 1000).toFixed(1)} s`, ...(endedBy ? { endedBy } : {}) });
+}
+
+/**
+ * A hang bundle's end, rewritten in place: hang.json gets the end, the duration and `ongoing: false`
+ * (and `endedBy`), the bundle's timeline a `hang-end`. For the main thread's bundles and the watchdog's.
+ */
+export function endHangBundle(w: CaptureModule.WrittenBundle, hang: HangRecord, end: number, endedBy?: 'exit'): void {
+  hang.endedAt = end;
+  hang.durationMs = end - hang.blockedSince;
+  hang.ongoing = false;
+  if (endedBy) hang.endedBy = endedBy;
+  capture().rewriteBundle(w, [
+    { name: 'hang.json', value: hang },
+    { name: 'timeline.json', value: { events: [...w.events, { time: end, kind: 'hang-end', durationMs: hang.durationMs, ...(endedBy ? { endedBy } : {}) }] } },
+  ]);
 }
 
 /**
@@ -228,19 +238,9 @@ function watchdogBundleEndsWithExit(): void {
   const u = unended;
   if (!u) return;
   unended = undefined;
-  const byExit = u.freedAt === undefined;
   const end = u.freedAt ?? Date.now();
-  if (byExit) {
-    const gap = msSinceLastBeat();
-    record({ time: end - Math.round(gap), kind: 'hang', durationMs: Math.round(gap), message: `event loop blocked ${(gap / 1000).toFixed(1)} s`, endedBy: 'exit' });
-  }
-  const ending = byExit ? { endedBy: 'exit' as const } : {};
-  const hang: HangRecord = { ...u.hang, endedAt: end, durationMs: end - u.hang.blockedSince, ongoing: false, ...ending };
-  const w = capture().reviveWritten(u.written);
-  capture().rewriteBundle(w, [
-    { name: 'hang.json', value: hang },
-    { name: 'timeline.json', value: { events: [...w.events, { time: end, kind: 'hang-end', durationMs: hang.durationMs, ...ending }] } },
-  ]);
+  if (u.freedAt === undefined) recordHangEnd(end, msSinceLastBeat(), 'exit');
+  endHangBundle(capture().reviveWritten(u.written), u.hang, end, u.freedAt === undefined ? 'exit' : undefined);
 }
 
 /** ms since the last beat: the JS heartbeat keeps its own clock, the addon's writes the shared slot. */

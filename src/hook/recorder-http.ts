@@ -130,22 +130,25 @@ function count(side: HttpCounters['server'], ms: number, error: boolean): void {
 }
 
 type Sub = (name: string, fn: (msg: never) => void) => void;
-/** A subscription that can be switched on and off (on when made). */
-type Switchable = (name: string, fn: (msg: never) => void) => (on: boolean) => void;
 
 /**
  * Subscribes to the http and undici channels. Returns the switch of the server side's two handlers
- * (nextServerTiming says when they are on). Off, they return at once; Node still publishes to them.
+ * (nextServerTiming says when they are on). Off, they return at once: they stay subscribed, because on
+ * Node 20 a channel's last subscriber leaving changes the channel's prototype, and V8 then throws away
+ * the optimised code of the http server functions that check it (measured: worse than no switch at all,
+ * docs/performance.md).
  * A request is counted when it starts and ends in timed intervals: on a busy server, requests longer
  * than an interval are under-represented, and a slow one is recorded only then. Stamping every start
  * would see them whenever they end in a timed interval, but cost ~2 points of the hello-world ratio
  * (0.929 against 0.949 side by side, docs/performance.md).
  */
-export function subscribeHttp(sub: Sub, switchable: Switchable, counters: () => HttpCounters): (on: boolean) => void {
-  const serverStart = switchable('http.server.request.start', ({ response }: { response: Timed }) => {
-    response[START] = tick();
+export function subscribeHttp(sub: Sub, counters: () => HttpCounters): (on: boolean) => void {
+  let timed = true;
+  sub('http.server.request.start', ({ response }: { response: Timed }) => {
+    if (timed) response[START] = tick();
   });
-  const serverFinish = switchable('http.server.response.finish', ({ request, response }: { request: import('node:http').IncomingMessage; response: import('node:http').ServerResponse & Timed }) => {
+  sub('http.server.response.finish', ({ request, response }: { request: import('node:http').IncomingMessage; response: import('node:http').ServerResponse & Timed }) => {
+    if (!timed) return;
     const t0 = response[START];
     // Started while the server side was not timed: neither its duration nor the interval's count is known.
     if (t0 === undefined) return;
@@ -228,7 +231,6 @@ export function subscribeHttp(sub: Sub, switchable: Switchable, counters: () => 
   sub('undici:request:error', ({ request, error }: { request: UndiciRequest; error: Error }) => undiciDone(request, undefined, error));
 
   return (on: boolean) => {
-    serverStart(on);
-    serverFinish(on);
+    timed = on;
   };
 }

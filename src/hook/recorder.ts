@@ -256,25 +256,11 @@ let serverTiming: ((on: boolean) => void) | undefined;
 
 function subscribeChannels(): void {
   const dc = require('node:diagnostics_channel') as typeof import('node:diagnostics_channel');
-  // Switched off, a subscriber stays subscribed and returns at once. Unsubscribing would be cheaper for
-  // Node, but on Node 20 a channel's last subscriber leaving changes the channel's prototype, and V8 then
-  // throws away the optimised code of the http server functions that check it (measured: worse than
-  // no switch at all, docs/performance.md).
-  const switchable = (name: string, fn: (msg: never) => void) => {
-    let on = true;
-    const g = guarded(name, fn as (m: unknown) => void);
-    dc.subscribe(name, (m: unknown) => {
-      if (on) g(m);
-    });
-    return (want: boolean) => {
-      on = want;
-    };
-  };
-  const sub = (name: string, fn: (msg: never) => void) => void switchable(name, fn);
+  const sub = (name: string, fn: (msg: never) => void) => dc.subscribe(name, guarded(name, fn as (m: unknown) => void));
   sub('net.client.socket', ({ socket }: { socket: import('node:net').Socket }) => watchSocket(socket));
   sub('child_process', ({ process: child }: { process: import('node:child_process').ChildProcess }) => watchChild(child));
   sub('worker_threads', ({ worker }: { worker: import('node:worker_threads').Worker }) => watchWorker(worker));
-  serverTiming = subscribeHttp(sub, switchable, () => sampler?.http ?? earlyHttp);
+  serverTiming = subscribeHttp(sub, () => sampler?.http ?? earlyHttp);
 }
 
 /**

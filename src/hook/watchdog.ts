@@ -12,7 +12,7 @@
  */
 import { workerData } from 'node:worker_threads';
 import type * as CaptureModule from './capture';
-import { HANG_KEY, SLOT, type HangInfo, type HangRecord, type HangReply, type WatchdogData, type WatchdogNews } from './hang';
+import { HANG_KEY, SLOT, endHangBundle, type HangInfo, type HangRecord, type HangReply, type WatchdogData, type WatchdogNews } from './hang';
 import { HangDetector, beatAge, beatValue, type DetectorEvent } from './hang-detector';
 import { probeThread } from './hang-probe';
 import { memoryRoom, snapshotHeadroom } from './headroom';
@@ -328,15 +328,7 @@ function onRecovered(ev: DetectorEvent): void {
   try {
     data.news?.postMessage({ episode: f.episode, recovered: true } satisfies WatchdogNews);
   } catch {}
-  const end = Date.now();
-  f.hang.endedAt = end;
-  f.hang.durationMs = end - f.hang.blockedSince;
-  f.hang.ongoing = false;
-  const capture = require('./capture') as typeof CaptureModule;
-  capture.rewriteBundle(f.written, [
-    { name: 'hang.json', value: f.hang },
-    { name: 'timeline.json', value: { events: [...f.written.events, { time: end, kind: 'hang-end', durationMs: f.hang.durationMs }] } },
-  ]);
+  endHangBundle(f.written, f.hang, Date.now());
 }
 
 setTimeout(tick, data.intervalMs);
