@@ -120,6 +120,22 @@ describe('flight recorder', () => {
     assert.ok(Number(samples[samples.length - 1].heapUsed) > Number(samples[0].heapUsed) * 2, 'the heap rises');
   });
 
+  for (const native of ['1', '0']) {
+    test(`GC: major collections one by one, the rest counted in the samples (${native === '1' ? "the addon's GC callbacks" : 'PerformanceObserver, AUTOPSY_NATIVE=0'})`, async () => {
+      const out = join(dir, `gc-${native}`);
+      const bundle = await dumpThenKill('gc.js', { AUTOPSY_DIR: out, AUTOPSY_NATIVE: native }, 200);
+      assert.ok(bundle, 'dump wrote a bundle');
+      const ev = await timeline(bundle, 'gc,sample');
+      const majors = ev.filter((e) => e.kind === 'gc' && e.gcKind === 'major');
+      assert.ok(majors.length >= 3, JSON.stringify(ev.filter((e) => e.kind === 'gc')));
+      for (const m of majors) assert.ok(typeof m.durationMs === 'number' && m.durationMs >= 0 && Math.abs(m.time - Date.now()) < 60_000, JSON.stringify(m));
+      const counts = ev.filter((e) => e.kind === 'sample' && e.gc).map((e) => e.gc as { count: number; ms: number; major: number });
+      assert.ok(counts.reduce((n, c) => n + c.major, 0) >= 3, JSON.stringify(counts));
+      assert.ok(counts.reduce((n, c) => n + c.count, 0) > counts.reduce((n, c) => n + c.major, 0), `scavenges are counted too: ${JSON.stringify(counts)}`);
+      assert.ok(counts.every((c) => c.ms >= 0));
+    });
+  }
+
   test('a TCP server that goes away: the timeline shows the lost connection with its port', async () => {
     const out = join(dir, 'lost');
     const server = spawn(process.execPath, ['-e', "const s=require('net').createServer(()=>{}).listen(0,'127.0.0.1',()=>console.log(s.address().port))"], { stdio: ['ignore', 'pipe', 'inherit'] });

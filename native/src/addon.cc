@@ -1,6 +1,7 @@
 // autopsy-ts native addon (N-API through node-addon-api; one build loads in every Node >= 20).
 // Exports: coreSupported, writeCore(options) -> Promise, probeIsolate(), mapRing(); issue 8's in js-stack.cc.
 #include "heap-numbers.h"
+#include "gc-watch.h"
 #include "heartbeat.h"
 #include "mmap-ring.h"
 #include <napi.h>
@@ -243,6 +244,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   autopsy::RegisterMapRing(env, exports);
   autopsy::RegisterHeapRecords(env, exports);  // heap-numbers.cc: the snapshot parser's record scanner, releasePages
   autopsy::RegisterHeartbeat(env, exports);     // heartbeat.cc: the hang watchdog's heartbeat timer
+  autopsy::RegisterGcWatch(env, exports);       // gc-watch.cc: the flight recorder's GC counts
   exports.Set("mainIsolate", Hex((uintptr_t)g_main_isolate));
   return exports;
 }

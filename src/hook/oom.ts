@@ -29,8 +29,9 @@ export function nearLimit(heapUsed: number, heapLimit: number, at: number): OomD
 
 let done = false;
 
-export function watchOom(config: Config): { onHeap(heapUsed: number, heapLimit: number, afterMajorGc: boolean): void } {
+export function watchOom(config: Config): { onHeap(heapUsed: number, heapLimit: number, afterMajorGc: boolean): void; wakeAt: number } {
   return {
+    wakeAt: config.oomAt,
     onHeap(heapUsed, heapLimit) {
       if (done) return;
       const d = nearLimit(heapUsed, heapLimit, config.oomAt);

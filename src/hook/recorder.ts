@@ -55,10 +55,16 @@ function guarded<A extends unknown[]>(what: string, fn: (...a: A) => void): (...
 /** Listeners that want to look at each sample or major GC (OOM evidence, leak trigger). */
 export interface HeapWatcher {
   onHeap(heapUsed: number, heapLimit: number, afterMajorGc: boolean): void;
+  /**
+   * Also after any collection that leaves heapUsed at or above this share of the heap limit (the OOM
+   * watch: a fast leak can die within a few hundred ms of crossing its line, between two samples).
+   */
+  wakeAt?: number;
 }
 const watchers: HeapWatcher[] = [];
 export function watchHeap(w: HeapWatcher): void {
   watchers.push(w);
+  setGcWakeLevel();
 }
 
 function notifyWatchers(heapUsed: number, afterMajorGc: boolean): void {
@@ -174,6 +180,7 @@ function takeSample(): void {
   const { handles, requests } = activeResources();
   ev.handles = handles;
   ev.requests = requests;
+  pullNativeGc();
   if (s.gc.count) ev.gc = { count: s.gc.count, ms: Math.round(s.gc.ms * 10) / 10, major: s.gc.major };
   s.gc = { count: 0, ms: 0, major: 0 };
   const timed = s.timing.skip === 0;
@@ -215,7 +222,55 @@ function activeResources(): { handles: Record<string, number>; requests: Record<
 /** perf_hooks.constants.NODE_PERFORMANCE_GC_*: MINOR 1, MAJOR 4, INCREMENTAL 8, WEAKCB 16. */
 const GC_KINDS: Record<number, string> = { 1: 'minor', 4: 'major', 8: 'incremental', 16: 'weakcb' };
 
+type NativeGc = Required<Pick<import('../native').NativeAddon, 'startGcWatch' | 'setGcWakeAbove' | 'drainGc'>>;
+/** The addon's GC callbacks (native/src/gc-watch.cc), when they run; else the PerformanceObserver. */
+let nativeGc: NativeGc | undefined;
+
+/**
+ * The addon's GC callbacks when it is there: counts and pauses without a JS object per collection (on a
+ * busy server the observer's entries made V8 grow the young generation twice as early; docs/performance.md).
+ * The fallback is a PerformanceObserver, which wakes JS after every batch of collections.
+ */
 function startGcObserver(): void {
+  try {
+    const n = (require('../native') as typeof import('../native')).loadNative();
+    const a = n.loaded ? n.addon : undefined;
+    if (a?.startGcWatch && a.setGcWakeAbove && a.drainGc && a.startGcWatch(guarded('gc', onGcWake), GC_EVENT_MIN_MS)) {
+      nativeGc = { startGcWatch: a.startGcWatch, setGcWakeAbove: a.setGcWakeAbove, drainGc: a.drainGc };
+      setGcWakeLevel();
+      return;
+    }
+  } catch (err) {
+    hookFailure('native GC watch (the PerformanceObserver takes over)', err);
+  }
+  startPerformanceObserver();
+}
+
+/** After a major collection, a long pause, or one past the OOM watch's line (gc-watch.cc). */
+function onGcWake(heapUsed: number, major: boolean): void {
+  pullNativeGc();
+  notifyWatchers(heapUsed, major);
+}
+
+/** The collections the addon counted since the last call: into the sample's counts and the timeline. */
+function pullNativeGc(): void {
+  const s = sampler;
+  if (!nativeGc || !s) return;
+  const d = nativeGc.drainGc();
+  s.gc.count += d.count;
+  s.gc.ms += d.ms;
+  s.gc.major += d.major;
+  for (const e of d.events) record({ time: Math.round(e.time), kind: 'gc', gcKind: e.kind, durationMs: Math.round(e.durationMs * 100) / 100 });
+}
+
+/** The lowest heap level any watcher wants to hear about after a collection (0: none). */
+function setGcWakeLevel(): void {
+  if (!nativeGc || !sampler?.heapLimit) return;
+  const at = Math.min(...watchers.map((w) => w.wakeAt ?? Infinity));
+  nativeGc.setGcWakeAbove(Number.isFinite(at) && at > 0 ? at * sampler.heapLimit : 0);
+}
+
+function startPerformanceObserver(): void {
   const perf = require('node:perf_hooks') as typeof import('node:perf_hooks');
   const v8 = require('node:v8') as typeof import('node:v8');
   const origin = perf.performance.timeOrigin;

@@ -65,6 +65,14 @@ export interface NativeAddon {
     core?: { path: string; note?: string; timeoutMs?: number; minFree?: number; minAvailable?: number };
   }) => { ok: boolean; error?: string; signals: number[] };
   disarmFatal?: () => void;
+  /**
+   * Main thread, once (native/src/gc-watch.cc): V8's GC callbacks count collections; onWake runs after a
+   * major one, a pause of minEventMs or more, or one that leaves the heap at or above setGcWakeAbove's level.
+   */
+  startGcWatch?: (onWake: (heapUsed: number, major: boolean) => void, minEventMs: number) => boolean;
+  setGcWakeAbove?: (bytes: number) => void;
+  /** The collections since the last call, and the major or long ones one by one (at most 64; the rest counted as dropped). */
+  drainGc?: () => { count: number; ms: number; major: number; dropped: number; events: { time: number; kind: string; durationMs: number; heapUsed: number }[] };
   /** Main thread, once (native/src/heartbeat.cc): the hang watchdog's heartbeat as a libuv timer (src/hook/hang.ts). */
   startBeat?: (slots: Int32Array, intervalMs: number, thresholdMs: number, uptimeMs: number, onFreed: (gapMs: number) => void) => boolean;
   /** The hook blocked the loop on purpose: the gap up to now is no hang. */
