@@ -32,8 +32,14 @@ const CONNS = 8;
 const TARGET_RATIO = 0.99;
 const TARGET_RSS_MB = 8;
 
-type Variant = 'plain' | 'hook' | 'hook-no-watchdog';
-const VARIANTS: Variant[] = ['plain', 'hook', 'hook-no-watchdog'];
+/**
+ * plain-worker: plain node with one idle worker thread and nothing else, the floor under any watchdog
+ * that lives in a worker thread (the hook's, issue 3; Sentry's ANR worker): the anchor for what a
+ * worker-based watchdog can cost at the least.
+ */
+type Variant = 'plain' | 'hook' | 'hook-no-watchdog' | 'plain-worker';
+const VARIANTS: Variant[] = ['plain', 'hook', 'hook-no-watchdog', 'plain-worker'];
+const IDLE_WORKER = "new (require('node:worker_threads').Worker)('setInterval(() => {}, 1000)', { eval: true }).unref();";
 
 interface Run {
   variant: Variant;
@@ -66,6 +72,8 @@ export interface RecorderResult {
   hwmOverheadMb: number;
   anonOverheadMb: number;
   anonOverheadNoWatchdogMb: number;
+  /** plain-worker against plain: what one idle worker thread costs, RSS and RssAnon. */
+  workerFloorMb: { rss: number; anon: number };
   eventNs: { record: number; persist: number; breadcrumb: number };
   /** CPU ns per HTTP request of the hook's channel subscribers, and of the bare publish without them. */
   requestNs: { hook: number; plain: number };
@@ -111,7 +119,7 @@ function pinned(): { server: string[]; load: string[] } {
 }
 
 /**
- * One round: the three servers are up side by side, and one load generator (LOAD_MULTI) gives its load
+ * One round: the servers are up side by side, and one load generator (LOAD_MULTI) gives its load
  * to each in turn. A server's CPU per request is its CPU time during its own turns over the requests it
  * served in them; its req/s, those requests over the length of its turns.
  */
@@ -119,8 +127,9 @@ async function oneRound(round: number, dir: string, pin: ReturnType<typeof pinne
   const order = rotated<Variant>(VARIANTS, round);
   const children = order.map((variant) => {
     // hook-no-watchdog: the recorder alone, without the hang watchdog's worker thread (issue 3).
-    const env = variant === 'plain' ? cleanEnv() : cleanEnv({ AUTOPSY_DIR: join(dir, variant), AUTOPSY_LEAK: '1', ...(variant === 'hook-no-watchdog' ? { AUTOPSY_HANG_MS: '0' } : {}) });
-    const args = [...(variant === 'plain' ? [] : ['--require', HOOK]), '-e', SERVER];
+    const bare = variant === 'plain' || variant === 'plain-worker';
+    const env = bare ? cleanEnv() : cleanEnv({ AUTOPSY_DIR: join(dir, variant), AUTOPSY_LEAK: '1', ...(variant === 'hook-no-watchdog' ? { AUTOPSY_HANG_MS: '0' } : {}) });
+    const args = [...(bare ? [] : ['--require', HOOK]), '-e', variant === 'plain-worker' ? IDLE_WORKER + SERVER : SERVER];
     const [cmd, ...rest] = [...pin.server, process.execPath, ...args];
     return spawn(cmd, rest, { env, stdio: ['pipe', 'pipe', 'inherit'] });
   });
@@ -219,19 +228,20 @@ export async function runRecorder(): Promise<RecorderResult> {
       machine: m,
       rounds: ROUNDS,
       runs,
-      rps: { plain: round2(med('plain', 'rps')), hook: round2(med('hook', 'rps')), 'hook-no-watchdog': round2(med('hook-no-watchdog', 'rps')) },
+      rps: Object.fromEntries(VARIANTS.map((v) => [v, med(v, 'rps')])) as Record<Variant, number>,
       ratio,
       ratioMin: Math.round(Math.min(...ratios) * 1000) / 1000,
       ratioNoWatchdog: Math.round(quantile(ratiosNoWatchdog, 0.5) * 1000) / 1000,
       cpuRatio: Math.round(quantile(cpuRatios, 0.5) * 1000) / 1000,
       cpuRatioNoWatchdog: Math.round(quantile(cpuRatiosNoWatchdog, 0.5) * 1000) / 1000,
-      cpuUsPerReq: { plain: med('plain', 'cpuUsPerReq'), hook: med('hook', 'cpuUsPerReq'), 'hook-no-watchdog': med('hook-no-watchdog', 'cpuUsPerReq') },
-      rssMb: { plain: med('plain', 'rssMb'), hook: med('hook', 'rssMb'), 'hook-no-watchdog': med('hook-no-watchdog', 'rssMb') },
+      cpuUsPerReq: Object.fromEntries(VARIANTS.map((v) => [v, med(v, 'cpuUsPerReq')])) as Record<Variant, number>,
+      rssMb: Object.fromEntries(VARIANTS.map((v) => [v, med(v, 'rssMb')])) as Record<Variant, number>,
       rssOverheadMb,
       rssOverheadNoWatchdogMb: round2(med('hook-no-watchdog', 'rssMb') - med('plain', 'rssMb')),
       hwmOverheadMb: round2(med('hook', 'hwmMb') - med('plain', 'hwmMb')),
       anonOverheadMb: round2(med('hook', 'anonMb') - med('plain', 'anonMb')),
       anonOverheadNoWatchdogMb: round2(med('hook-no-watchdog', 'anonMb') - med('plain', 'anonMb')),
+      workerFloorMb: { rss: round2(med('plain-worker', 'rssMb') - med('plain', 'rssMb')), anon: round2(med('plain-worker', 'anonMb') - med('plain', 'anonMb')) },
       eventNs,
       requestNs,
       targets: { ratio: TARGET_RATIO, rssMb: TARGET_RSS_MB },
@@ -254,6 +264,7 @@ export function printRecorder(r: RecorderResult): void {
   console.log(`throughput ratio hook/plain by req/s: median ${r.ratio}, min ${r.ratioMin}; without the hang watchdog ${r.ratioNoWatchdog} (load ${r.machine.load1}: wall-clock rates are noisy)`);
   console.log(`RSS overhead: ${r.rssOverheadMb} MB (target <= ${r.targets.rssMb}: ${r.rssMet ? 'met' : 'MISSED'}); without the hang watchdog ${r.rssOverheadNoWatchdogMb} MB; VmHWM overhead ${r.hwmOverheadMb} MB`);
   console.log(`private memory (RssAnon) overhead: ${r.anonOverheadMb} MB; without the hang watchdog ${r.anonOverheadNoWatchdogMb} MB (the rest of RSS is shared pages of the node binary and libraries)`);
+  console.log(`anchor: one idle worker thread in plain node costs ${r.workerFloorMb.rss} MB RSS, ${r.workerFloorMb.anon} MB RssAnon: the least any worker-thread watchdog can cost`);
   const est = Math.round((r.cpuUsPerReq.plain / (r.cpuUsPerReq.plain + (r.requestNs.hook - r.requestNs.plain) / 1000)) * 1000) / 1000;
   console.log(`HTTP subscribers: ${r.requestNs.hook} ns CPU per request (bare publish ${r.requestNs.plain} ns); against plain's ${r.cpuUsPerReq.plain} µs per request: ratio ${est}`);
   console.log(`cost per recorded event: ${r.eventNs.record} ns to record, ${r.eventNs.persist} ns to persist; breadcrumb() with its data preview ${r.eventNs.breadcrumb} ns`);

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { deathReason, liveness, memoryTrend, parseRecorder } from '../src/hook/collect';
 import { LeakDetector } from '../src/hook/leak-detector';
-import { nearLimit } from '../src/hook/oom';
+import { nearLimit, watchOom } from '../src/hook/oom';
 import { loopDelays, oldGenerationLimit } from '../src/hook/recorder';
 import { lookup, Symbolizer } from '../src/native/symbolize';
 import { newHttpCounters, nextServerTiming, pathOnly, requestSummary, TIMED_PER_SECOND } from '../src/hook/recorder-http';
@@ -212,6 +212,37 @@ describe('recorder parts', () => {
     assert.deepEqual(nearLimit(55 * MB, 64 * MB, 0.85).fire, true);
     assert.deepEqual(nearLimit(50 * MB, 64 * MB, 0.85).fire, false);
     assert.equal(nearLimit(1, 0, 0.85).fire, false);
+  });
+
+  test('the OOM watch stops asking to be woken after every GC once its evidence is taken', () => {
+    const { config } = readConfig({}, process.cwd());
+    const w = watchOom(config);
+    assert.equal(w.wakeAt, config.oomAt);
+    w.onHeap(10 * MB, 64 * MB, false);
+    assert.equal(w.wakeAt, config.oomAt, 'below the line: still watching');
+    w.onHeap(60 * MB, 64 * MB, false); // not persisting here: nothing is written, but it is done
+    assert.equal(w.wakeAt, undefined);
+  });
+
+  test("the addon's GC counts keep the collections that happen while drainGc builds its answer", { skip: !(loadNative().loaded && (loadNative() as { addon: NativeAddon }).addon.startGcWatch) && 'no addon' }, async () => {
+    const a = (loadNative() as { addon: NativeAddon }).addon;
+    const { PerformanceObserver } = await import('node:perf_hooks');
+    let observed = 0;
+    const obs = new PerformanceObserver((l) => {
+      observed += l.getEntries().length;
+    });
+    obs.observe({ entryTypes: ['gc'] });
+    assert.equal(a.startGcWatch!(() => {}, 10), true);
+    a.drainGc!();
+    let counted = 0;
+    const t0 = Date.now();
+    // drainGc allocates its answer: with nothing else allocating, most collections happen inside it.
+    while (Date.now() - t0 < 1000) counted += a.drainGc!().count;
+    await new Promise((r) => setTimeout(r, 100));
+    counted += a.drainGc!().count;
+    obs.disconnect();
+    assert.ok(observed > 20, `collections: ${observed}`);
+    assert.ok(counted >= observed * 0.9 && counted <= observed * 1.1, `the addon counted ${counted}, the observer ${observed}`);
   });
 
   test('native frame names: the function covering an address, and the node binary\'s own symbols', () => {

@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include <cstdint>
+#include <new>
 
 namespace autopsy {
 namespace {
@@ -104,9 +105,12 @@ void Epilogue(v8::Isolate* isolate, v8::GCType type, v8::GCCallbackFlags, void*)
   // watch's level (GetHeapStatistics walks the spaces: a few microseconds).
   double used = 0;
   if (wanted || g.wake_above > 0) {
-    v8::HeapStatistics hs;
-    isolate->GetHeapStatistics(&hs);
-    used = (double)hs.used_heap_size();
+    // Room for a later V8's larger HeapStatistics: the addon is built against one Node's headers and
+    // loaded by newer ones (V8 11 and 13 have the same fields today).
+    alignas(16) unsigned char room[sizeof(v8::HeapStatistics) * 2 + 256];
+    v8::HeapStatistics* hs = new (room) v8::HeapStatistics();
+    isolate->GetHeapStatistics(hs);
+    used = (double)hs->used_heap_size();
     g.last_used = used;
   }
   if (wanted) {
@@ -145,7 +149,7 @@ void OnWake(uv_async_t*) {
 const char* KindName(int type) {
   if (type & kMarkSweep) return "major";
   if (type & kScavenge) return "minor";
-  if (type & kMinorMark) return "minor-ms";
+  if (type & kMinorMark) return "minor";  // V8's minor mark-sweep (off by default): a young-generation GC too
   if (type & kIncremental) return "incremental";
   if (type & kWeakCallbacks) return "weakcb";
   return "other";
@@ -197,28 +201,35 @@ Napi::Value SetGcWakeAbove(const Napi::CallbackInfo& info) {
 }
 
 // drainGc(): {count, ms, major, dropped, events: [{time, kind, durationMs, heapUsed}]} since the last call.
+// The counts are taken and zeroed before any JS value is made: making them allocates, an allocation can
+// collect, and a collection counted after the copy must stay for the next drain.
 Napi::Value DrainGc(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Napi::Object out = Napi::Object::New(env);
-  out.Set("count", (double)g.count);
-  out.Set("ms", g.ms);
-  out.Set("major", (double)g.major);
-  out.Set("dropped", (double)g.dropped);
-  Napi::Array list = Napi::Array::New(env, g.event_count);
-  for (int i = 0; i < g.event_count; i++) {
-    Napi::Object e = Napi::Object::New(env);
-    e.Set("time", g.events[i].time_ms);
-    e.Set("kind", KindName(g.events[i].type));
-    e.Set("durationMs", g.events[i].duration_ms);
-    e.Set("heapUsed", g.events[i].heap_used);
-    list.Set((uint32_t)i, e);
-  }
-  out.Set("events", list);
+  uint32_t count = g.count, major = g.major, dropped = g.dropped;
+  double ms = g.ms;
+  int n = g.event_count;
+  GcEvent events[kMaxEvents];
+  for (int i = 0; i < n; i++) events[i] = g.events[i];
   g.count = 0;
   g.major = 0;
   g.ms = 0;
   g.event_count = 0;
   g.dropped = 0;
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("count", (double)count);
+  out.Set("ms", ms);
+  out.Set("major", (double)major);
+  out.Set("dropped", (double)dropped);
+  Napi::Array list = Napi::Array::New(env, n);
+  for (int i = 0; i < n; i++) {
+    Napi::Object e = Napi::Object::New(env);
+    e.Set("time", events[i].time_ms);
+    e.Set("kind", KindName(events[i].type));
+    e.Set("durationMs", events[i].duration_ms);
+    e.Set("heapUsed", events[i].heap_used);
+    list.Set((uint32_t)i, e);
+  }
+  out.Set("events", list);
   return out;
 }
 

@@ -70,7 +70,7 @@ const startPersistence = guard('starting the flight recorder', () => {
   armFatal(cfg.persist ? (require('./recorder-file') as typeof import('./recorder-file')).sideFile('crash.json') : undefined);
 });
 
-/** RECORDER_AFTER_MS after start-up: the sampler, the GC observer, the output tail and the leak trigger. */
+/** RECORDER_AFTER_MS after start-up: the sampler, the GC source, the output tail and the leak trigger. */
 const startRecording = guard('starting the flight recorder', () => {
   if (!isMainThread()) return;
   const cfg = state().config;
@@ -87,7 +87,7 @@ const armFatal = guard('arming the fatal-signal handlers', (crashPath: string | 
 const COLLECT_AFTER_MS = 100;
 
 /**
- * The sampler, the GC observer (V8 then reports every GC) and the output tail can wait: a process that
+ * The sampler, the GC source (V8 then calls back on every GC) and the output tail can wait: a process that
  * ends within this time (a CLI, an npm script) never pays for them.
  */
 const RECORDER_AFTER_MS = 200;

@@ -29,9 +29,12 @@ export function nearLimit(heapUsed: number, heapLimit: number, at: number): OomD
 
 let done = false;
 
-export function watchOom(config: Config): { onHeap(heapUsed: number, heapLimit: number, afterMajorGc: boolean): void; wakeAt: number } {
+export function watchOom(config: Config): { onHeap(heapUsed: number, heapLimit: number, afterMajorGc: boolean): void; readonly wakeAt: number | undefined } {
   return {
-    wakeAt: config.oomAt,
+    // Once the evidence is kept, a process that stays above the line must not wake JS after every GC.
+    get wakeAt() {
+      return done ? undefined : config.oomAt;
+    },
     onHeap(heapUsed, heapLimit) {
       if (done) return;
       const d = nearLimit(heapUsed, heapLimit, config.oomAt);

@@ -24,7 +24,8 @@ interface Sampler {
   elu?: import('node:perf_hooks').EventLoopUtilization;
   cpu?: NodeJS.CpuUsage;
   delay?: import('node:perf_hooks').IntervalHistogram;
-  gc: { count: number; ms: number; major: number };
+  /** eventsDropped: major or long collections beyond the addon's 64 between two drains, counted only. */
+  gc: { count: number; ms: number; major: number; eventsDropped?: number };
   http: HttpCounters;
   /** Whether the server's requests are timed in this interval (recorder-http.ts nextServerTiming). */
   timing: ServerTiming;
@@ -180,8 +181,8 @@ function takeSample(): void {
   const { handles, requests } = activeResources();
   ev.handles = handles;
   ev.requests = requests;
-  pullNativeGc();
-  if (s.gc.count) ev.gc = { count: s.gc.count, ms: Math.round(s.gc.ms * 10) / 10, major: s.gc.major };
+  guarded('gc', pullNativeGc)();
+  if (s.gc.count) ev.gc = { count: s.gc.count, ms: Math.round(s.gc.ms * 10) / 10, major: s.gc.major, ...(s.gc.eventsDropped ? { eventsDropped: s.gc.eventsDropped } : {}) };
   s.gc = { count: 0, ms: 0, major: 0 };
   const timed = s.timing.skip === 0;
   const http = requestSummary(s.http, s.timing.onePer);
@@ -219,8 +220,8 @@ function activeResources(): { handles: Record<string, number>; requests: Record<
   return { handles, requests };
 }
 
-/** perf_hooks.constants.NODE_PERFORMANCE_GC_*: MINOR 1, MAJOR 4, INCREMENTAL 8, WEAKCB 16. */
-const GC_KINDS: Record<number, string> = { 1: 'minor', 4: 'major', 8: 'incremental', 16: 'weakcb' };
+/** perf_hooks.constants.NODE_PERFORMANCE_GC_*: MINOR 1, MAJOR 4, INCREMENTAL 8, WEAKCB 16; 2 is V8's minor mark-sweep (as gc-watch.cc). */
+const GC_KINDS: Record<number, string> = { 1: 'minor', 2: 'minor', 4: 'major', 8: 'incremental', 16: 'weakcb' };
 
 type NativeGc = Required<Pick<import('../native').NativeAddon, 'startGcWatch' | 'setGcWakeAbove' | 'drainGc'>>;
 /** The addon's GC callbacks (native/src/gc-watch.cc), when they run; else the PerformanceObserver. */
@@ -250,6 +251,8 @@ function startGcObserver(): void {
 function onGcWake(heapUsed: number, major: boolean): void {
   pullNativeGc();
   notifyWatchers(heapUsed, major);
+  // A watcher may have done its job (the OOM evidence is taken once): its level no longer wakes JS.
+  setGcWakeLevel();
 }
 
 /** The collections the addon counted since the last call: into the sample's counts and the timeline. */
@@ -260,6 +263,7 @@ function pullNativeGc(): void {
   s.gc.count += d.count;
   s.gc.ms += d.ms;
   s.gc.major += d.major;
+  if (d.dropped) s.gc.eventsDropped = (s.gc.eventsDropped ?? 0) + d.dropped;
   for (const e of d.events) record({ time: Math.round(e.time), kind: 'gc', gcKind: e.kind, durationMs: Math.round(e.durationMs * 100) / 100 });
 }
 

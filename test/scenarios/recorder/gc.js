@@ -1,5 +1,6 @@
 // The flight recorder's GC source: three forced major collections, and garbage for scavenges, once the
-// recorder runs (200 ms after start). 'ready' after two samples have passed.
+// recorder runs (200 ms after start); then a burst of 80 major collections in one synchronous stretch,
+// more than the addon keeps one by one between two drains (64). 'ready' after two samples have passed.
 require('node:v8').setFlagsFromString('--expose-gc');
 const gc = require('node:vm').runInNewContext('gc');
 const garbage = [];
@@ -11,5 +12,8 @@ setTimeout(() => {
   gc();
   gc();
   gc();
+  setTimeout(() => {
+    for (let i = 0; i < 80; i++) gc();
+  }, 100);
   setTimeout(() => console.log('ready'), 2000);
 }, 600);
