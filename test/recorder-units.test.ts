@@ -342,6 +342,8 @@ describe('recorder parts', () => {
     assert.match(describeEvent(ev[4]), /^rss 100\.0 MB, heap 50\.0 MB\/60\.0 MB, elu 50%, delay p99 12 ms/);
     const busy = { ...ev[4], http: { server: { count: 31000, errors: 2, meanMs: 0.2, maxMs: 3, onePer: 7 } } };
     assert.match(describeEvent(busy), /, http 31000 req, 2 errors \(timed 1 interval in 7\)$/);
+    assert.match(describeEvent({ ...ev[4], gc: { count: 12, ms: 41.5, major: 0 } }), /, gc 12 in 41\.5 ms$/);
+    assert.match(describeEvent({ ...busy, gc: { count: 90, ms: 400, major: 83, eventsDropped: 19 } }), /, gc 90 in 400 ms \(83 major, 19 not listed one by one\), http 31000 req/);
     assert.deepEqual(filterKinds(ev, ['hang', 'net']).map((e) => e.time), [1, 3]);
     assert.equal(filterKinds(ev, undefined).length, 5);
   });

@@ -32,6 +32,11 @@ export function describeEvent(e: TimelineEvent): string {
       if (typeof e.elu === 'number') parts.push(`elu ${Math.round(e.elu * 100)}%`);
       if (typeof e.delayP99Ms === 'number') parts.push(`delay p99 ${e.delayP99Ms} ms`);
       if (typeof e.cpuUserMs === 'number') parts.push(`cpu ${e.cpuUserMs}+${str(e.cpuSystemMs)} ms`);
+      const gc = e.gc as { count?: number; ms?: number; major?: number; eventsDropped?: number } | undefined;
+      if (gc?.count) {
+        const more = [gc.major ? `${gc.major} major` : '', gc.eventsDropped ? `${gc.eventsDropped} not listed one by one` : ''].filter(Boolean).join(', ');
+        parts.push(`gc ${gc.count} in ${str(gc.ms)} ms${more ? ` (${more})` : ''}`);
+      }
       const http = e.http as { server?: { count: number; errors: number; onePer?: number } } | undefined;
       if (http?.server) {
         const { count, errors, onePer } = http.server;
