@@ -12,6 +12,7 @@
 // Main thread only, started once; stopped at the environment's teardown. The callbacks cost four clock
 // reads per collection.
 #include "gc-watch.h"
+#include "loop-call.h"
 
 #include <uv.h>
 #include <v8.h>
@@ -129,21 +130,10 @@ void Epilogue(v8::Isolate* isolate, v8::GCType type, v8::GCCallbackFlags, void*)
 
 void OnWake(uv_async_t*) {
   g.wake_pending = false;
-  napi_handle_scope scope;
-  if (napi_open_handle_scope(g.env, &scope) != napi_ok) return;
-  napi_value fn, recv, args[2], result;
-  bool major = g.major_since_wake;
+  const double args[2] = {g.last_used, g.major_since_wake ? 1.0 : 0.0};
+  const bool as_bool[2] = {false, true};
   g.major_since_wake = false;
-  if (napi_get_reference_value(g.env, g.on_wake, &fn) == napi_ok && fn && napi_get_global(g.env, &recv) == napi_ok &&
-      napi_create_double(g.env, g.last_used, &args[0]) == napi_ok && napi_get_boolean(g.env, major, &args[1]) == napi_ok) {
-    // napi_make_callback: as a libuv callback enters JS, so that microtasks queued there run too.
-    if (napi_make_callback(g.env, nullptr, recv, fn, 2, args, &result) != napi_ok) {
-      bool pending = false;
-      napi_value ignored;
-      if (napi_is_exception_pending(g.env, &pending) == napi_ok && pending) napi_get_and_clear_last_exception(g.env, &ignored);
-    }
-  }
-  napi_close_handle_scope(g.env, scope);
+  CallFromLoop(g.env, g.on_wake, args, as_bool, 2);
 }
 
 const char* KindName(int type) {

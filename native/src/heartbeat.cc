@@ -7,6 +7,7 @@
 //
 // Main thread only, started once. The timer is unref'd, so it never keeps the process alive.
 #include "heartbeat.h"
+#include "loop-call.h"
 
 #include <uv.h>
 
@@ -48,21 +49,7 @@ int32_t BeatValue(double uptime_ms) { return (int32_t)(uint32_t)(uint64_t)std::f
 // Read by the watchdog worker with Atomics.load.
 void StoreBeat(uint64_t hr) { __atomic_store_n(&g.slots[kBeat], BeatValue(UptimeMs(hr)), __ATOMIC_SEQ_CST); }
 
-void CallFreed(double gap_ms) {
-  napi_handle_scope scope;
-  if (napi_open_handle_scope(g.env, &scope) != napi_ok) return;
-  napi_value fn, recv, arg, result;
-  if (napi_get_reference_value(g.env, g.on_freed, &fn) == napi_ok && fn && napi_get_global(g.env, &recv) == napi_ok &&
-      napi_create_double(g.env, gap_ms, &arg) == napi_ok) {
-    // napi_make_callback: the way a libuv callback enters JS, so that microtasks queued there run too.
-    if (napi_make_callback(g.env, nullptr, recv, fn, 1, &arg, &result) != napi_ok) {
-      bool pending = false;
-      napi_value ignored;
-      if (napi_is_exception_pending(g.env, &pending) == napi_ok && pending) napi_get_and_clear_last_exception(g.env, &ignored);
-    }
-  }
-  napi_close_handle_scope(g.env, scope);
-}
+void CallFreed(double gap_ms) { CallFromLoop(g.env, g.on_freed, &gap_ms, nullptr, 1); }
 
 void OnBeat(uv_timer_t*) {
   uint64_t now = uv_hrtime();
