@@ -181,7 +181,7 @@ function takeSample(): void {
   const { handles, requests } = activeResources();
   ev.handles = handles;
   ev.requests = requests;
-  guarded('gc', pullNativeGc)();
+  pullGc();
   if (s.gc.count) ev.gc = { count: s.gc.count, ms: Math.round(s.gc.ms * 10) / 10, major: s.gc.major, ...(s.gc.eventsDropped ? { eventsDropped: s.gc.eventsDropped } : {}) };
   s.gc = { count: 0, ms: 0, major: 0 };
   const timed = s.timing.skip === 0;
@@ -223,7 +223,7 @@ function activeResources(): { handles: Record<string, number>; requests: Record<
 /** perf_hooks.constants.NODE_PERFORMANCE_GC_*: MINOR 1, MAJOR 4, INCREMENTAL 8, WEAKCB 16; 2 is V8's minor mark-sweep (as gc-watch.cc). */
 const GC_KINDS: Record<number, string> = { 1: 'minor', 2: 'minor', 4: 'major', 8: 'incremental', 16: 'weakcb' };
 
-type NativeGc = Required<Pick<import('../native').NativeAddon, 'startGcWatch' | 'setGcWakeAbove' | 'drainGc'>>;
+type NativeGc = Required<Pick<import('../native').NativeAddon, 'setGcWakeAbove' | 'drainGc'>>;
 /** The addon's GC callbacks (native/src/gc-watch.cc), when they run; else the PerformanceObserver. */
 let nativeGc: NativeGc | undefined;
 
@@ -237,7 +237,7 @@ function startGcObserver(): void {
     const n = (require('../native') as typeof import('../native')).loadNative();
     const a = n.loaded ? n.addon : undefined;
     if (a?.startGcWatch && a.setGcWakeAbove && a.drainGc && a.startGcWatch(guarded('gc', onGcWake), GC_EVENT_MIN_MS)) {
-      nativeGc = { startGcWatch: a.startGcWatch, setGcWakeAbove: a.setGcWakeAbove, drainGc: a.drainGc };
+      nativeGc = { setGcWakeAbove: a.setGcWakeAbove, drainGc: a.drainGc };
       setGcWakeLevel();
       return;
     }
@@ -266,6 +266,9 @@ function pullNativeGc(): void {
   if (d.dropped) s.gc.eventsDropped = (s.gc.eventsDropped ?? 0) + d.dropped;
   for (const e of d.events) record({ time: Math.round(e.time), kind: 'gc', gcKind: e.kind, durationMs: Math.round(e.durationMs * 100) / 100 });
 }
+
+/** In the sampler: a failure stops the GC source, not the samples. */
+const pullGc = guarded('gc', pullNativeGc);
 
 /** The lowest heap level any watcher wants to hear about after a collection (0: none). */
 function setGcWakeLevel(): void {
