@@ -241,6 +241,28 @@ describe('flight recorder', () => {
     assert.deepEqual(recorders(out), [], 'a clean exit leaves no recorder behind');
   });
 
+  test("the start-up collect runs in a process of its own: not on the app's heap, not in its timeline", async () => {
+    const out = join(dir, 'restart-own');
+    await runNode(app('killed.js'), { hook: true, env: { AUTOPSY_DIR: out }, onOutput: { text: 'ready', then: (pid) => process.kill(pid, 'SIGKILL') } });
+    let bundle = '';
+    const r = await runNode(app('restarted.js'), {
+      hook: true,
+      env: { AUTOPSY_DIR: out },
+      onOutput: {
+        text: 'ready',
+        then: (pid) =>
+          setTimeout(async () => {
+            bundle = (await runCli(['dump', String(pid)])).stdout.trim();
+            process.kill(pid, 'SIGKILL');
+          }, 100),
+      },
+    });
+    assert.match(r.stderr, /autopsy-ts: collected the recorder of a process that is gone: wrote \S+-killed-/);
+    assert.match(r.stdout, /collect code loaded here: false/);
+    const ev = await timeline(bundle);
+    assert.ok(!ev.some((e) => e.kind === 'exit' && e.what === 'child'), 'the helper is not reported as the app\'s child');
+  });
+
   test('a clean exit removes its recorder; a death by an unhandled SIGINT does not; AUTOPSY_RECORDER=0 writes none', async () => {
     const out = join(dir, 'clean');
     await runNode(app('killed.js'), { hook: true, args: ['600'], env: { AUTOPSY_DIR: out } });

@@ -97,14 +97,10 @@ const collectAtStart = guard('collecting recorders of dead processes', () => {
   const file = require('./recorder-file') as typeof import('./recorder-file');
   const dir = file.recorderDir();
   if (!dir || !file.hasOthers()) return;
-  const cfg = state().config;
-  const { collectDir } = require('./collect') as typeof import('./collect');
-  const { dirname } = require('node:path') as typeof import('node:path');
-  for (const r of collectDir(dirname(dir), { by: 'hook', maxBundles: cfg.maxBundles, maxBytes: cfg.maxBytes, maxSnapshotBytes: 64 * 1024 ** 2 })) {
-    if (r.bundle) hookLog(`collected the recorder of a process that is gone: wrote ${r.bundle} (${r.reason})`);
-    else if (r.error) hookLog(`could not collect ${r.recorder}: ${r.error}`);
-    else if (r.skipped && /collect$/.test(r.skipped)) hookLog(`left ${r.recorder}: ${r.skipped}`);
-  }
+  // In a low-priority process of its own (collect-child.ts), as the leak diff: not on the app's heap.
+  const { spawnOwn } = require('./recorder') as typeof import('./recorder');
+  const inProcess = () => (require('./collect-child') as typeof import('./collect-child')).collectAtStartFrom(dir);
+  if (!spawnOwn(require('node:path').join(__dirname, 'collect-child.js'), [dir], 10, inProcess)) inProcess();
 });
 
 const warmCapture = guard('loading the capture code', () => {

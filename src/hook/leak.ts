@@ -123,18 +123,8 @@ function writeLeakBundle(config: Config, a: Snap, b: Snap, floorA: number, floor
   removeFile(b.path);
 }
 
-/** The diff, out of process: unref'd, no stdin/stdout, and without the app's NODE_OPTIONS (no hook in it). */
+/** The diff, out of process (recorder.ts spawnOwn), low priority: AUTOPSY_LEAK_NICE, default 10. */
 function startLeakReport(config: Config, bundle: string): void {
-  const { spawn } = require('node:child_process') as typeof import('node:child_process');
   const { join } = require('node:path') as typeof import('node:path');
-  const env = { ...process.env };
-  delete env.NODE_OPTIONS;
-  // Its own process group (detached): Ctrl-C on the app's terminal does not end the diff with the app.
-  const child = spawn(process.execPath, [join(__dirname, '..', 'cli', 'leak-report.js'), bundle, '--wait'], { env, detached: true, stdio: ['ignore', 'ignore', 'inherit'], execArgv: [] } as never);
-  child.on('error', (err) => hookFailure('leak report', err));
-  child.unref();
-  try {
-    // Low priority so that the diff does not compete with the app (AUTOPSY_LEAK_NICE, default 10).
-    if (child.pid && config.leakNice) require('node:os').setPriority(child.pid, config.leakNice);
-  } catch {}
+  (require('./recorder') as typeof import('./recorder')).spawnOwn(join(__dirname, '..', 'cli', 'leak-report.js'), [bundle, '--wait'], config.leakNice);
 }

@@ -313,6 +313,42 @@ function onWarning(w: Error & { code?: string }): void {
 /** Threads the hook starts itself (the hang watchdog): their exits are not the app's. */
 export const ownThreads = new Set<number>();
 
+/** Processes the hook starts itself (spawnOwn): their exits are not the app's. */
+const ownChildren = new WeakSet<object>();
+
+/**
+ * Starts one of the hook's helper scripts (the start-up collect, the leak diff): node without the app's
+ * NODE_OPTIONS (so no hook in it), in its own process group (Ctrl-C on the app's terminal does not end
+ * it), no stdin or stdout, stderr shared, unref'd, at priority `nice` (0: the app's). False when it could
+ * not be started; `onError` runs instead when it fails just after (a spawn error comes asynchronously).
+ */
+export function spawnOwn(script: string, args: string[], nice: number, onError?: () => void): boolean {
+  const what = `starting ${require('node:path').basename(script)}`;
+  try {
+    const { spawn } = require('node:child_process') as typeof import('node:child_process');
+    const env = { ...process.env };
+    delete env.NODE_OPTIONS;
+    const child = spawn(process.execPath, [script, ...args], { env, detached: true, stdio: ['ignore', 'ignore', 'inherit'] });
+    ownChildren.add(child);
+    child.on('error', (err) => {
+      hookFailure(what, err);
+      try {
+        onError?.();
+      } catch (e) {
+        hookFailure(what, e);
+      }
+    });
+    child.unref();
+    try {
+      if (child.pid && nice) (require('node:os') as typeof import('node:os')).setPriority(child.pid, nice);
+    } catch {}
+    return true;
+  } catch (err) {
+    hookFailure(what, err);
+    return false;
+  }
+}
+
 /** Switches the server side's http channels (recorder-http.ts). */
 let serverTiming: ((on: boolean) => void) | undefined;
 
@@ -365,6 +401,7 @@ function watchChild(child: import('node:child_process').ChildProcess): void {
     }));
   }
   child.once('exit', guarded('child exit', (code: number | null, signal: NodeJS.Signals | null) => {
+    if (ownChildren.has(child)) return;
     const what = workerId === undefined ? 'child' : 'cluster-worker';
     record({ time: Date.now(), kind: 'exit', what, pid: child.pid, file, workerId, code, signal });
   }));
