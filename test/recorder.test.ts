@@ -23,10 +23,13 @@ async function timeline(bundle: string, kinds?: string): Promise<Ev[]> {
   return JSON.parse(r.stdout).events;
 }
 
-/** Runs a scenario app with the hook until it prints 'ready', then `dump`s it after `ms` and kills it. */
-async function dumpThenKill(name: string, env: Record<string, string>, ms: number): Promise<string> {
+/**
+ * Runs a scenario app with the hook until it prints 'ready', then `dump`s it after `ms` and kills it:
+ * the bundle, and the app's own run (stdout, stderr).
+ */
+async function dumpThenKill(name: string, env: Record<string, string>, ms: number): Promise<{ bundle: string; run: Awaited<ReturnType<typeof runNode>> }> {
   let bundle = '';
-  await runNode(app(name), {
+  const run = await runNode(app(name), {
     hook: true,
     env,
     timeoutMs: ms + 60_000,
@@ -39,7 +42,7 @@ async function dumpThenKill(name: string, env: Record<string, string>, ms: numbe
         }, ms),
     },
   });
-  return bundle;
+  return { bundle, run };
 }
 
 /** The recorder files (.ndjson; a .ring beside each when the addon is loaded). */
@@ -123,7 +126,7 @@ describe('flight recorder', () => {
   for (const native of ['1', '0']) {
     test(`GC: major collections one by one, the rest counted in the samples (${native === '1' ? "the addon's GC callbacks" : 'PerformanceObserver, AUTOPSY_NATIVE=0'})`, async () => {
       const out = join(dir, `gc-${native}`);
-      const bundle = await dumpThenKill('gc.js', { AUTOPSY_DIR: out, AUTOPSY_NATIVE: native }, 200);
+      const { bundle } = await dumpThenKill('gc.js', { AUTOPSY_DIR: out, AUTOPSY_NATIVE: native }, 200);
       assert.ok(bundle, 'dump wrote a bundle');
       const ev = await timeline(bundle, 'gc,sample');
       const majors = ev.filter((e) => e.kind === 'gc' && e.gcKind === 'major');
@@ -174,7 +177,7 @@ describe('flight recorder', () => {
   for (const timedLimit of ['500', '0']) {
     test(`a busy server's requests are timed ${timedLimit === '0' ? 'in every sample with AUTOPSY_HTTP_TIMED=0' : 'one sample interval in several (AUTOPSY_HTTP_TIMED=500)'}`, async () => {
       const out = join(dir, `timed-${timedLimit}`);
-      const bundle = await dumpThenKill('steady-service.js', { AUTOPSY_DIR: out, AUTOPSY_SAMPLE_MS: '250', AUTOPSY_HTTP_TIMED: timedLimit }, 5000);
+      const { bundle } = await dumpThenKill('steady-service.js', { AUTOPSY_DIR: out, AUTOPSY_SAMPLE_MS: '250', AUTOPSY_HTTP_TIMED: timedLimit }, 5000);
       // From the third sample on: the first ones can precede the app's traffic.
       const samples = (await timeline(bundle, 'sample')).slice(2);
       assert.ok(samples.length >= 10, `${samples.length} samples`);
@@ -244,19 +247,7 @@ describe('flight recorder', () => {
   test("the start-up collect runs in a process of its own: not on the app's heap, not in its timeline", async () => {
     const out = join(dir, 'restart-own');
     await runNode(app('killed.js'), { hook: true, env: { AUTOPSY_DIR: out }, onOutput: { text: 'ready', then: (pid) => process.kill(pid, 'SIGKILL') } });
-    let bundle = '';
-    const r = await runNode(app('restarted.js'), {
-      hook: true,
-      env: { AUTOPSY_DIR: out },
-      onOutput: {
-        text: 'ready',
-        then: (pid) =>
-          setTimeout(async () => {
-            bundle = (await runCli(['dump', String(pid)])).stdout.trim();
-            process.kill(pid, 'SIGKILL');
-          }, 100),
-      },
-    });
+    const { bundle, run: r } = await dumpThenKill('restarted.js', { AUTOPSY_DIR: out }, 100);
     assert.match(r.stderr, /autopsy-ts: collected the recorder of a process that is gone: wrote \S+-killed-/);
     assert.match(r.stdout, /collect code loaded here: false/);
     const ev = await timeline(bundle);
@@ -365,7 +356,7 @@ describe('leak trigger (AUTOPSY_LEAK=1)', () => {
 
   test('stays silent over a 2-minute steady run (HTTP traffic, garbage, a bounded cache)', async () => {
     const out = join(dir, 'steady');
-    const bundle = await dumpThenKill('steady-service.js', { AUTOPSY_DIR: out, ...leakEnv }, 120_000);
+    const { bundle } = await dumpThenKill('steady-service.js', { AUTOPSY_DIR: out, ...leakEnv }, 120_000);
     assert.deepEqual(bundlesIn(out).map((b) => b.replace(/.*-(on-demand|memory-leak)-.*/, '$1')), ['on-demand']);
     const ev = await timeline(bundle);
     assert.deepEqual(ev.filter((e) => e.kind === 'leak'), []);
