@@ -143,6 +143,22 @@ describe('flight recorder', () => {
     });
   }
 
+  for (const native of ['1', '0']) {
+    test(`loop utilisation and delay of a process busy half the time (${native === '1' ? "the addon's libuv idle time and loop timer; no worker_threads, perf_hooks, v8, crypto or zlib loaded" : 'perf_hooks, AUTOPSY_NATIVE=0'})`, async () => {
+      const out = join(dir, `half-busy-${native}`);
+      const { bundle, run: r } = await dumpThenKill('half-busy.js', { AUTOPSY_DIR: out, AUTOPSY_NATIVE: native, AUTOPSY_HANG_MS: '0' }, 0);
+      assert.ok(bundle, 'dump wrote a bundle');
+      if (native === '1') assert.match(r.stdout, /loaded: none/);
+      const samples = (await timeline(bundle, 'sample')).filter((e) => typeof e.elu === 'number');
+      assert.ok(samples.length >= 2, JSON.stringify(samples));
+      // Every sample after the first whole second: 50 ms busy in each 100 ms, and timers up to 50 ms late.
+      for (const s of samples.slice(1)) {
+        assert.ok((s.elu as number) > 0.3 && (s.elu as number) < 0.8, `elu ${s.elu}`);
+        assert.ok((s.delayMaxMs as number) >= 20 && (s.delayMaxMs as number) < 200, `delay max ${s.delayMaxMs} ms`);
+      }
+    });
+  }
+
   test('a TCP server that goes away: the timeline shows the lost connection with its port', async () => {
     const out = join(dir, 'lost');
     const server = spawn(process.execPath, ['-e', "const s=require('net').createServer(()=>{}).listen(0,'127.0.0.1',()=>console.log(s.address().port))"], { stdio: ['ignore', 'pipe', 'inherit'] });

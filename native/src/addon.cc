@@ -246,6 +246,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   autopsy::RegisterHeartbeat(env, exports);     // heartbeat.cc: the hang watchdog's heartbeat timer
   autopsy::RegisterGcWatch(env, exports);       // gc-watch.cc: the flight recorder's GC counts
   exports.Set("mainIsolate", Hex((uintptr_t)g_main_isolate));
+  // Whether this environment runs on the process's main thread: what worker_threads.isMainThread says,
+  // without loading worker_threads (and its MessagePort, serdes and locks modules) into every process.
+  exports.Set("mainThread", OnMainThread());
   return exports;
 }
 

@@ -223,12 +223,23 @@ Napi::Value DrainGc(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// heapSizeLimit(): v8.getHeapStatistics().heap_size_limit, without loading the v8 module.
+Napi::Value HeapSizeLimit(const Napi::CallbackInfo& info) {
+  v8::Isolate* isolate = v8::Isolate::GetCurrent();
+  if (!isolate) return Napi::Number::New(info.Env(), 0);
+  alignas(16) unsigned char room[sizeof(v8::HeapStatistics) * 2 + 256];
+  v8::HeapStatistics* hs = new (room) v8::HeapStatistics();
+  isolate->GetHeapStatistics(hs);
+  return Napi::Number::New(info.Env(), (double)hs->heap_size_limit());
+}
+
 }  // namespace
 
 void RegisterGcWatch(Napi::Env env, Napi::Object exports) {
   exports.Set("startGcWatch", Napi::Function::New(env, StartGcWatch, "startGcWatch"));
   exports.Set("setGcWakeAbove", Napi::Function::New(env, SetGcWakeAbove, "setGcWakeAbove"));
   exports.Set("drainGc", Napi::Function::New(env, DrainGc, "drainGc"));
+  exports.Set("heapSizeLimit", Napi::Function::New(env, HeapSizeLimit, "heapSizeLimit"));
 }
 
 }  // namespace autopsy

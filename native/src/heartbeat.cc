@@ -119,12 +119,22 @@ Napi::Value DrainBeatDelays(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// loopIdleNs(): the time the loop has spent idle in its poll, in ns (uv_metrics_idle_time; Node turns
+// the metric on for every loop, it is what performance.eventLoopUtilization() reads), or -1.
+Napi::Value LoopIdleNs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uv_loop_t* loop = nullptr;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok || !loop) return Napi::Number::New(env, -1);
+  return Napi::Number::New(env, (double)uv_metrics_idle_time(loop));
+}
+
 }  // namespace
 
 void RegisterHeartbeat(Napi::Env env, Napi::Object exports) {
   exports.Set("startBeat", Napi::Function::New(env, StartBeat, "startBeat"));
   exports.Set("restBeat", Napi::Function::New(env, RestBeat, "restBeat"));
   exports.Set("drainBeatDelays", Napi::Function::New(env, DrainBeatDelays, "drainBeatDelays"));
+  exports.Set("loopIdleNs", Napi::Function::New(env, LoopIdleNs, "loopIdleNs"));
 }
 
 }  // namespace autopsy

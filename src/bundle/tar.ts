@@ -6,10 +6,21 @@
  * anywhere, so the reader streams, never touches the disk beyond the one archive, and refuses anything
  * malformed or hostile with a one-line BundleFormatError.
  */
-import { createHash, type Hash } from 'node:crypto';
+import type { Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { Readable, pipeline } from 'node:stream';
-import * as zlib from 'node:zlib';
+import type * as Zlib from 'node:zlib';
+
+/**
+ * node:crypto and node:zlib load at the first bundle, not with this module: the hook warms the capture
+ * code in every process, and these two are some 2 MB of RSS in a process that uses neither.
+ */
+function zlib(): typeof Zlib {
+  return require('node:zlib') as typeof Zlib;
+}
+function createHash(algorithm: string): Hash {
+  return (require('node:crypto') as typeof import('node:crypto')).createHash(algorithm);
+}
 
 export interface TarInput {
   name: string;
@@ -110,7 +121,7 @@ export function createTarGz(files: TarInput[]): Buffer {
     parts.push(fileHeader(file, now), file.data, Buffer.alloc(padding(file.data.length)));
   }
   parts.push(Buffer.alloc(2 * BLOCK));
-  return zlib.gzipSync(Buffer.concat(parts), { level: 6 });
+  return zlib().gzipSync(Buffer.concat(parts), { level: 6 });
 }
 
 /** An entry whose content is streamed from a file: it is never whole in memory (an embedded core). */
@@ -136,7 +147,7 @@ export async function writeTarGzStreaming(out: string, files: TarInput[], big: S
   if (big.size > MAX_OCTAL) throw new Error(`tar: entry ${quote(big.name)} is too large for ustar`);
   const head = createTarGz(files);
   // createTarGz ends with two zero blocks; the first member must stop before them, so rebuild it raw.
-  const small = zlib.gunzipSync(head).subarray(0, -2 * BLOCK);
+  const small = zlib().gunzipSync(head).subarray(0, -2 * BLOCK);
   const bigHeader = fileHeader({ name: big.name, data: Buffer.alloc(0), mode: big.mode }, new Date());
   writeOctal(bigHeader, 124, 12, big.size);
   bigHeader.fill(0x20, 148, 156);
@@ -152,8 +163,8 @@ export async function writeTarGzStreaming(out: string, files: TarInput[], big: S
     yield Buffer.alloc(padding(big.size) + 2 * BLOCK);
   }
   const sink = createWriteStream(out, { flags: 'wx', mode: 0o600 });
-  await new Promise<void>((resolve, reject) => sink.write(zlib.gzipSync(small, { level: 6 }), (err) => (err ? reject(err) : resolve())));
-  await pipe(Readable.from(body()), zlib.createGzip({ level: 0 }), sink);
+  await new Promise<void>((resolve, reject) => sink.write(zlib().gzipSync(small, { level: 6 }), (err) => (err ? reject(err) : resolve())));
+  await pipe(Readable.from(body()), zlib().createGzip({ level: 0 }), sink);
 }
 
 function padding(size: number): number {
@@ -286,7 +297,7 @@ async function* contentOf(events: AsyncGenerator<TarEvent>): AsyncGenerator<Buff
  * Every check lives here so readTarGz and openTarGzEntry refuse exactly the same archives.
  */
 async function* tarEvents(path: string, limits: ReadLimits): AsyncGenerator<TarEvent> {
-  const gunzip = zlib.createGunzip({ chunkSize: 64 * 1024 });
+  const gunzip = zlib().createGunzip({ chunkSize: 64 * 1024 });
   // Errors of either stream reach us through gunzip's iterator; the callback only stops them escaping.
   pipeline(createReadStream(path), gunzip, () => {});
   const head = Buffer.alloc(BLOCK);

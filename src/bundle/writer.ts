@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { createTarGz, writeTarGzStreaming } from './tar';
 import { ENTRY, type FileEntry, type Manifest } from './types';
 
@@ -39,4 +38,9 @@ export async function writeBundleWithStreamedEntry(
   const manifestData = Buffer.from(JSON.stringify(full, null, 2) + '\n');
   await writeTarGzStreaming(out, [{ name: ENTRY.manifest, data: manifestData }, ...files], big);
   return full;
+}
+
+/** node:crypto loads with the first bundle (see tar.ts). */
+function createHash(algorithm: string): import('node:crypto').Hash {
+  return (require('node:crypto') as typeof import('node:crypto')).createHash(algorithm);
 }

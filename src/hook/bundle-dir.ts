@@ -108,7 +108,7 @@ function writeTemp(tmp: string, data: Buffer, flags: 'w' | 'wx'): string {
  * bundle at once (a hang that ends with the exit), and must not write into one file.
  */
 export function replaceAtomically(path: string, data: Buffer): void {
-  const { threadId } = require('node:worker_threads') as typeof import('node:worker_threads');
+  const threadId = (require('./thread') as typeof import('./thread')).threadId();
   renameSync(writeTemp(join(dirname(path), `.${basename(path)}.${process.pid}-${threadId}.tmp`), data, 'w'), path);
 }
 

@@ -135,7 +135,7 @@ export function hasRequests(): boolean {
 
 function threadTag(): string {
   try {
-    return String((require('node:worker_threads') as typeof import('node:worker_threads')).threadId);
+    return String((require('./thread') as typeof import('./thread')).threadId());
   } catch {
     return '0';
   }

@@ -119,15 +119,12 @@ function control(): typeof ControlModule {
   return require('./control') as typeof ControlModule;
 }
 
-let mainThread: boolean | undefined;
-
 /**
  * Preloads run in worker threads too. Their uncaught errors reach the main thread as 'error' events,
  * so the main thread's hook covers them; a worker's copy stays silent.
  */
 function isMainThread(): boolean {
-  mainThread ??= (require('node:worker_threads') as typeof import('node:worker_threads')).isMainThread;
-  return mainThread;
+  return (require('./thread') as typeof import('./thread')).isMainThread();
 }
 
 function guard<A extends unknown[]>(what: string, fn: (...args: A) => void): (...args: A) => void {

@@ -96,7 +96,8 @@ export function startPersist(heapLimit: number): void {
   makeDirs(dir, 0o700);
   const { createRedactor } = require('../bundle/redact') as typeof import('../bundle/redact');
   const redactor = createRedactor(process.env, [...process.execArgv, ...process.argv], cfg.redact);
-  const startedAt = Math.round(performance.timeOrigin);
+  // As control.ts registers it; performance.timeOrigin would load perf_hooks into every process.
+  const startedAt = Math.round(Date.now() - process.uptime() * 1000);
   let cluster: RecorderHeader['cluster'];
   if (process.env.NODE_UNIQUE_ID !== undefined) cluster = { isWorker: true, workerId: Number(process.env.NODE_UNIQUE_ID) };
   const header: RecorderHeader = {

@@ -21,9 +21,12 @@ const GC_EVENT_MIN_MS = 10;
 const DELAY_RESOLUTION_MS = 20;
 
 interface Sampler {
-  elu?: import('node:perf_hooks').EventLoopUtilization;
+  /** Event-loop utilisation since the previous call (eluMeter). */
+  elu?: () => { utilization: number; active: number };
   cpu?: NodeJS.CpuUsage;
   delay?: import('node:perf_hooks').IntervalHistogram;
+  /** The addon's loop timer's delays (ms) since the last call, when it measures the loop delay (no watchdog). */
+  beatDelays?: () => number[];
   /** eventsDropped: major or long collections beyond the addon's 64 between two drains, counted only. */
   gc: { count: number; ms: number; major: number; eventsDropped?: number };
   http: HttpCounters;
@@ -96,25 +99,70 @@ export function startEarlySources(): void {
 export function startRecorder(config: Config): void {
   if (sampler) return;
   startEarlySources();
-  const v8 = require('node:v8') as typeof import('node:v8');
-  sampler = { gc: { count: 0, ms: 0, major: 0 }, http: newHttpCounters(), timing: { onePer: 1, skip: 0 }, httpTimed: config.httpTimed, heapLimit: oldGenerationLimit(v8.getHeapStatistics().heap_size_limit, v8Flags()) };
+  sampler = { gc: { count: 0, ms: 0, major: 0 }, http: newHttpCounters(), timing: { onePer: 1, skip: 0 }, httpTimed: config.httpTimed, heapLimit: currentHeapLimit() };
   const s = sampler;
   if (config.sampleMs) {
-    const perf = require('node:perf_hooks') as typeof import('node:perf_hooks');
-    s.elu = perf.performance.eventLoopUtilization();
+    const a = addon();
+    s.elu = eluMeter(a);
     s.cpu = process.cpuUsage();
     // With the hang watchdog on, the loop delay comes from its heartbeat's lateness (one timer instead of
-    // two); without it, from monitorEventLoopDelay at a 20 ms resolution.
+    // two); without it, from the addon's loop timer every 20 ms, else monitorEventLoopDelay at 20 ms.
     if (!hangDelays()) {
       try {
-        s.delay = perf.monitorEventLoopDelay({ resolution: DELAY_RESOLUTION_MS });
-        s.delay.enable();
+        if (a?.startBeat && a.drainBeatDelays && a.startBeat(new Int32Array(1), DELAY_RESOLUTION_MS, 0, process.uptime() * 1000, () => {})) s.beatDelays = a.drainBeatDelays;
+        else {
+          s.delay = (require('node:perf_hooks') as typeof import('node:perf_hooks')).monitorEventLoopDelay({ resolution: DELAY_RESOLUTION_MS });
+          s.delay.enable();
+        }
       } catch {}
     }
     setInterval(guarded('sampler', takeSample), config.sampleMs).unref();
   }
   startGcObserver();
   if (config.tailBytes) guarded('stdio tail', startTail)(config.tailBytes);
+}
+
+function addon(): import('../native').NativeAddon | undefined {
+  try {
+    const n = (require('../native') as typeof import('../native')).loadNative();
+    return n.loaded ? n.addon : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Event-loop utilisation since the previous call, as performance.eventLoopUtilization(now, previous)
+ * gives it: from libuv's idle time through the addon, which spares the process the perf_hooks modules
+ * (about 1 MB of RSS); through perf_hooks without the addon.
+ */
+export function eluMeter(a: Pick<import('../native').NativeAddon, 'loopIdleNs'> | undefined): () => { utilization: number; active: number } {
+  const idleNs = a?.loopIdleNs;
+  if (idleNs && idleNs() >= 0) {
+    const nowMs = () => {
+      const [sec, ns] = process.hrtime();
+      return sec * 1000 + ns / 1e6;
+    };
+    let idle = idleNs() / 1e6;
+    let at = nowMs();
+    return () => {
+      const i = idleNs() / 1e6;
+      const t = nowMs();
+      const elapsed = t - at;
+      const active = Math.max(0, elapsed - (i - idle));
+      idle = i;
+      at = t;
+      return { utilization: elapsed > 0 ? Math.min(1, active / elapsed) : 0, active };
+    };
+  }
+  const { performance } = require('node:perf_hooks') as typeof import('node:perf_hooks');
+  let prev = performance.eventLoopUtilization();
+  return () => {
+    const now = performance.eventLoopUtilization();
+    const d = performance.eventLoopUtilization(now, prev);
+    prev = now;
+    return d;
+  };
 }
 
 /**
@@ -141,11 +189,8 @@ function v8Flags(): string[] {
 
 function takeSample(): void {
   const s = sampler!;
-  const perf = require('node:perf_hooks') as typeof import('node:perf_hooks');
   const mu = process.memoryUsage();
-  const now = perf.performance.eventLoopUtilization();
-  const elu = perf.performance.eventLoopUtilization(now, s.elu);
-  s.elu = now;
+  const elu = s.elu!();
   const cpu = process.cpuUsage(s.cpu);
   s.cpu = process.cpuUsage();
   const ev: Record<string, unknown> & { time: number; kind: string } = {
@@ -171,7 +216,7 @@ function takeSample(): void {
     }
     s.delay.reset();
   }
-  const beats = hangDelays()?.();
+  const beats = (s.beatDelays ?? hangDelays())?.();
   if (beats && beats.length) {
     const d = loopDelays(beats);
     ev.delayP50Ms = d.p50;
@@ -424,7 +469,8 @@ export function heapLimit(): number {
 
 /** The old generation's limit now, before the sampler starts. */
 export function currentHeapLimit(): number {
-  return oldGenerationLimit((require('node:v8') as typeof import('node:v8')).getHeapStatistics().heap_size_limit, v8Flags());
+  const fromAddon = addon()?.heapSizeLimit?.();
+  return oldGenerationLimit(fromAddon || (require('node:v8') as typeof import('node:v8')).getHeapStatistics().heap_size_limit, v8Flags());
 }
 
 export function recorderRunning(): boolean {

@@ -49,6 +49,12 @@ export interface NativeAddon {
   /** Its pages leave the process's RSS (MADV_DONTNEED); they stay in the page cache, nothing is lost. */
   releaseRing?: (buf: Buffer) => boolean;
   mainIsolate: string;
+  /** Whether this environment runs on the process's first thread (worker_threads.isMainThread). */
+  mainThread?: boolean;
+  /** Main thread: libuv's idle time of this loop in ns (what performance.eventLoopUtilization() reads), or -1. */
+  loopIdleNs?: () => number;
+  /** v8.getHeapStatistics().heap_size_limit, without the v8 module. */
+  heapSizeLimit?: () => number;
   // Issue 8 (native/src/js-stack.cc, fatal-signals.cc): Linux x64 builds only.
   /** Main thread: follow V8's code events so that sampled frames can be named. */
   startCodeMap?: () => { ok: boolean; error?: string; tookMs?: number; entries?: number };
