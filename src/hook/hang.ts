@@ -27,7 +27,16 @@ export const SLOT = {
   SERVED: 4,
   /** A dump offered to the main thread by the watchdog: 1 offered, 2 taken by the main thread, 3 by the watchdog. */
   DUMP: 5,
+  /** The episode whose bundle the watchdog is writing in its thread, until its news is posted (0: none). */
+  WRITING: 6,
 } as const;
+
+/**
+ * At exit, how long the main thread waits for a bundle the watchdog is writing in its thread at that
+ * moment, so as to end it (a block in native code that ends with the exit): the worker stops with the
+ * process, and without its news the bundle would say `ongoing: true` for ever. Only then, and bounded.
+ */
+const EXIT_WAIT_MS = 2000;
 
 export const HANG_KEY = Symbol.for('autopsy-ts.hang');
 
@@ -234,6 +243,10 @@ function readNews(): void {
  * a moment before (loopFreed recorded that end in the timeline already).
  */
 function watchdogBundleEndsWithExit(): void {
+  const deadline = Date.now() + EXIT_WAIT_MS;
+  for (let ep = Atomics.load(hb!, SLOT.WRITING); ep !== 0 && Date.now() < deadline; ep = Atomics.load(hb!, SLOT.WRITING)) {
+    Atomics.wait(hb!, SLOT.WRITING, ep, deadline - Date.now());
+  }
   readNews();
   const u = unended;
   if (!u) return;
@@ -377,7 +390,7 @@ export function startWatchdog(config: Config): void {
   thresholdMs = config.hangMs;
   const intervalMs = Math.max(10, Math.min(40, Math.floor(config.hangMs / 10)));
   beatIntervalMs = intervalMs;
-  const sab = new SharedArrayBuffer(4 * 6);
+  const sab = new SharedArrayBuffer(4 * 7);
   hb = new Int32Array(sab);
   lastBeatMs = uptimeMs();
   Atomics.store(hb, SLOT.BEAT, beatValue(lastBeatMs));

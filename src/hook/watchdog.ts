@@ -184,6 +184,17 @@ function sampleMain(): { sampler: Omit<NonNullable<HangRecord['sampler']>, 'line
 /** The main thread cannot run JS: write the bundle from this thread with what /proc knows. */
 function writeFromHere(info: HangInfo, why: string): void {
   if (Atomics.compareExchange(hb, SLOT.WRITTEN, info.episode - 1, info.episode) !== info.episode - 1) return;
+  // An exit meanwhile waits for the news (hang.ts watchdogBundleEndsWithExit), bounded.
+  Atomics.store(hb, SLOT.WRITING, info.episode);
+  try {
+    writeClaimed(info, why);
+  } finally {
+    Atomics.store(hb, SLOT.WRITING, 0);
+    Atomics.notify(hb, SLOT.WRITING);
+  }
+}
+
+function writeClaimed(info: HangInfo, why: string): void {
   const capture = require('./capture') as typeof CaptureModule;
   const hang: HangRecord = { ...info, thread: 'main', jsStack: `not available: ${why}`, ongoing: true };
   // Issue 8: the addon's signal sampler sees the JS frames under the system call (src/hook/native-stack.ts).
