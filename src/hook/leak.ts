@@ -126,5 +126,8 @@ function writeLeakBundle(config: Config, a: Snap, b: Snap, floorA: number, floor
 /** The diff, out of process (recorder.ts spawnOwn), low priority: AUTOPSY_LEAK_NICE, default 10. */
 function startLeakReport(config: Config, bundle: string): void {
   const { join } = require('node:path') as typeof import('node:path');
-  (require('./recorder') as typeof import('./recorder')).spawnOwn(join(__dirname, '..', 'cli', 'leak-report.js'), [bundle, '--wait'], config.leakNice);
+  const recorder = require('./recorder') as typeof import('./recorder');
+  if (recorder.spawnOwn(join(__dirname, '..', 'cli', 'leak-report.js'), [bundle, '--wait'], config.leakNice)) return;
+  const why = recorder.notNode();
+  if (why) hookLog(`the leak diff is left for later (${why}): run autopsy-ts leak-report ${bundle}`);
 }

@@ -358,6 +358,19 @@ function onWarning(w: Error & { code?: string }): void {
 /** Threads the hook starts itself (the hang watchdog): their exits are not the app's. */
 export const ownThreads = new Set<number>();
 
+/**
+ * Why process.execPath cannot run the hook's helper scripts, or undefined when it can. In a single
+ * executable application (node:sea) or a pkg binary, process.execPath is the app itself: given a
+ * script, it would start the app a second time, detached, with its ports, jobs and hook.
+ */
+export function notNode(): string | undefined {
+  if ((process as { pkg?: unknown }).pkg) return 'this process is a pkg binary';
+  try {
+    if ((require('node:sea') as { isSea?: () => boolean }).isSea?.()) return 'this process is a single executable application';
+  } catch {} // node:sea is Node >= 20.12
+  return undefined;
+}
+
 /** Processes the hook starts itself (spawnOwn): their exits are not the app's. */
 const ownChildren = new WeakSet<object>();
 
@@ -365,10 +378,12 @@ const ownChildren = new WeakSet<object>();
  * Starts one of the hook's helper scripts (the start-up collect, the leak diff): node without the app's
  * NODE_OPTIONS (so no hook in it), in its own process group (Ctrl-C on the app's terminal does not end
  * it), no stdin or stdout, stderr shared, unref'd, at priority `nice` (0: the app's). False when it could
- * not be started; `onError` runs instead when it fails just after (a spawn error comes asynchronously).
+ * not be started, or when process.execPath is the app itself (notNode); `onError` runs instead when it
+ * fails just after (a spawn error comes asynchronously).
  */
 export function spawnOwn(script: string, args: string[], nice: number, onError?: () => void): boolean {
   const what = `starting ${require('node:path').basename(script)}`;
+  if (notNode()) return false;
   try {
     const { spawn } = require('node:child_process') as typeof import('node:child_process');
     const env = { ...process.env };
