@@ -37,8 +37,13 @@ const TARGET_RSS_MB = 8;
  * that lives in a worker thread (the hook's, issue 3; Sentry's ANR worker): the anchor for what a
  * worker-based watchdog can cost at the least.
  */
-type Variant = 'plain' | 'hook' | 'hook-no-watchdog' | 'plain-worker';
-const VARIANTS: Variant[] = ['plain', 'hook', 'hook-no-watchdog', 'plain-worker'];
+/**
+ * plain-b: a second plain server, the A/A control. Two processes of the same program differ by a few
+ * per cent in CPU per request (JIT and memory layout); plain-b against plain shows how large a
+ * difference this bench can tell from that in one run, and the hook is compared with the mean of both.
+ */
+type Variant = 'plain' | 'plain-b' | 'hook' | 'hook-no-watchdog' | 'plain-worker';
+const VARIANTS: Variant[] = ['plain', 'plain-b', 'hook', 'hook-no-watchdog', 'plain-worker'];
 const IDLE_WORKER = "new (require('node:worker_threads').Worker)('setInterval(() => {}, 1000)', { eval: true }).unref();";
 
 interface Run {
@@ -62,9 +67,18 @@ export interface RecorderResult {
   ratio: number;
   ratioMin: number;
   ratioNoWatchdog: number;
-  /** Median over rounds of plain CPU/request ÷ hook CPU/request: the throughput ratio at saturation, robust to load. */
+  /**
+   * Median over rounds of the plain servers' CPU/request (mean of plain and plain-b) ÷ the hook's: the
+   * throughput ratio at saturation, robust to load.
+   */
   cpuRatio: number;
   cpuRatioNoWatchdog: number;
+  /** The same ratios' quartiles over rounds, [q1, q3]. */
+  cpuRatioIqr: [number, number];
+  cpuRatioNoWatchdogIqr: [number, number];
+  /** A/A: plain ÷ plain-b per round, median and [q1, q3]: what two identical servers differ by. */
+  aaRatio: number;
+  aaRatioIqr: [number, number];
   cpuUsPerReq: Record<Variant, number>;
   rssMb: Record<Variant, number>;
   rssOverheadMb: number;
@@ -127,7 +141,7 @@ async function oneRound(round: number, dir: string, pin: ReturnType<typeof pinne
   const order = rotated<Variant>(VARIANTS, round);
   const children = order.map((variant) => {
     // hook-no-watchdog: the recorder alone, without the hang watchdog's worker thread (issue 3).
-    const bare = variant === 'plain' || variant === 'plain-worker';
+    const bare = variant === 'plain' || variant === 'plain-b' || variant === 'plain-worker';
     const env = bare ? cleanEnv() : cleanEnv({ AUTOPSY_DIR: join(dir, variant), AUTOPSY_LEAK: '1', ...(variant === 'hook-no-watchdog' ? { AUTOPSY_HANG_MS: '0' } : {}) });
     const args = [...(bare ? [] : ['--require', HOOK]), '-e', variant === 'plain-worker' ? IDLE_WORKER + SERVER : SERVER];
     const [cmd, ...rest] = [...pin.server, process.execPath, ...args];
@@ -208,6 +222,7 @@ export async function runRecorder(): Promise<RecorderResult> {
     const ratiosNoWatchdog: number[] = [];
     const cpuRatios: number[] = [];
     const cpuRatiosNoWatchdog: number[] = [];
+    const aaRatios: number[] = [];
     const pin = pinned();
     for (let round = 0; round < ROUNDS; round++) {
       const byVariant: Partial<Record<Variant, Run>> = {};
@@ -215,11 +230,15 @@ export async function runRecorder(): Promise<RecorderResult> {
       for (const v of VARIANTS) runs.push(byVariant[v]!);
       ratios.push(byVariant.hook!.rps / byVariant.plain!.rps);
       ratiosNoWatchdog.push(byVariant['hook-no-watchdog']!.rps / byVariant.plain!.rps);
-      cpuRatios.push(byVariant.plain!.cpuUsPerReq / byVariant.hook!.cpuUsPerReq);
-      cpuRatiosNoWatchdog.push(byVariant.plain!.cpuUsPerReq / byVariant['hook-no-watchdog']!.cpuUsPerReq);
+      const plainCpu = (byVariant.plain!.cpuUsPerReq + byVariant['plain-b']!.cpuUsPerReq) / 2;
+      cpuRatios.push(plainCpu / byVariant.hook!.cpuUsPerReq);
+      cpuRatiosNoWatchdog.push(plainCpu / byVariant['hook-no-watchdog']!.cpuUsPerReq);
+      aaRatios.push(byVariant['plain-b']!.cpuUsPerReq / byVariant.plain!.cpuUsPerReq);
     }
     const med = (v: Variant, k: 'rps' | 'rssMb' | 'hwmMb' | 'anonMb' | 'cpuUsPerReq') => round2(quantile(runs.filter((r) => r.variant === v).map((r) => r[k]), 0.5));
     const ratio = Math.round(quantile(ratios, 0.5) * 1000) / 1000;
+    const r3 = (x: number) => Math.round(x * 1000) / 1000;
+    const iqr = (xs: number[]): [number, number] => [r3(quantile(xs, 0.25)), r3(quantile(xs, 0.75))];
     const rssOverheadMb = round2(med('hook', 'rssMb') - med('plain', 'rssMb'));
     const eventNs = eventCost(dir);
     const requestNs = { hook: channelCost(dir, true), plain: channelCost(dir, false) };
@@ -234,6 +253,10 @@ export async function runRecorder(): Promise<RecorderResult> {
       ratioNoWatchdog: Math.round(quantile(ratiosNoWatchdog, 0.5) * 1000) / 1000,
       cpuRatio: Math.round(quantile(cpuRatios, 0.5) * 1000) / 1000,
       cpuRatioNoWatchdog: Math.round(quantile(cpuRatiosNoWatchdog, 0.5) * 1000) / 1000,
+      cpuRatioIqr: iqr(cpuRatios),
+      cpuRatioNoWatchdogIqr: iqr(cpuRatiosNoWatchdog),
+      aaRatio: r3(quantile(aaRatios, 0.5)),
+      aaRatioIqr: iqr(aaRatios),
       cpuUsPerReq: Object.fromEntries(VARIANTS.map((v) => [v, med(v, 'cpuUsPerReq')])) as Record<Variant, number>,
       rssMb: Object.fromEntries(VARIANTS.map((v) => [v, med(v, 'rssMb')])) as Record<Variant, number>,
       rssOverheadMb,
@@ -260,7 +283,8 @@ export function printRecorder(r: RecorderResult): void {
     ['variant', 'req/s (median)', 'server CPU µs/req (median)', 'RSS MB (median)', 'VmHWM MB (median)'],
     VARIANTS.map((v) => [v, r.rps[v], r.cpuUsPerReq[v], r.rssMb[v], round2(quantile(r.runs.filter((x) => x.variant === v).map((x) => x.hwmMb), 0.5))]),
   );
-  console.log(`throughput ratio hook/plain by server CPU per request: median ${r.cpuRatio} (target >= ${r.targets.ratio}: ${r.ratioMet ? 'met' : 'MISSED'}); without the hang watchdog ${r.cpuRatioNoWatchdog}`);
+  console.log(`throughput ratio hook/plain by server CPU per request: median ${r.cpuRatio} (quartiles ${r.cpuRatioIqr.join('-')}; target >= ${r.targets.ratio}: ${r.ratioMet ? 'met' : 'MISSED'}); without the hang watchdog ${r.cpuRatioNoWatchdog} (${r.cpuRatioNoWatchdogIqr.join('-')})`);
+  console.log(`A/A control, plain-b against plain (the same program twice): median ${r.aaRatio}, quartiles ${r.aaRatioIqr.join('-')}`);
   console.log(`throughput ratio hook/plain by req/s: median ${r.ratio}, min ${r.ratioMin}; without the hang watchdog ${r.ratioNoWatchdog} (load ${r.machine.load1}: wall-clock rates are noisy)`);
   console.log(`RSS overhead: ${r.rssOverheadMb} MB (target <= ${r.targets.rssMb}: ${r.rssMet ? 'met' : 'MISSED'}); without the hang watchdog ${r.rssOverheadNoWatchdogMb} MB; VmHWM overhead ${r.hwmOverheadMb} MB`);
   console.log(`private memory (RssAnon) overhead: ${r.anonOverheadMb} MB; without the hang watchdog ${r.anonOverheadNoWatchdogMb} MB (the rest of RSS is shared pages of the node binary and libraries)`);
