@@ -136,7 +136,7 @@ function addon(): import('../native').NativeAddon | undefined {
  * gives it: from libuv's idle time through the addon, which spares the process the perf_hooks modules
  * (about 1 MB of RSS); through perf_hooks without the addon.
  */
-export function eluMeter(a: Pick<import('../native').NativeAddon, 'loopIdleNs'> | undefined): () => { utilization: number; active: number } {
+function eluMeter(a: Pick<import('../native').NativeAddon, 'loopIdleNs'> | undefined): () => { utilization: number; active: number } {
   const idleNs = a?.loopIdleNs;
   if (idleNs && idleNs() >= 0) {
     const nowMs = () => {
