@@ -27,7 +27,7 @@ export const SLOT = {
   SERVED: 4,
   /** A dump offered to the main thread by the watchdog: 1 offered, 2 taken by the main thread, 3 by the watchdog. */
   DUMP: 5,
-  /** The episode whose bundle the watchdog is writing in its thread, until its news is posted (0: none). */
+  /** The episode whose bundle the watchdog is writing or ending in its thread (0: none); set before its news is posted. */
   WRITING: 6,
 } as const;
 
@@ -243,11 +243,19 @@ function readNews(): void {
  * a moment before (loopFreed recorded that end in the timeline already).
  */
 function watchdogBundleEndsWithExit(): void {
+  // The watchdog marks WRITING before it posts news, and clears it once the bundle is on disk. A wait
+  // after each read covers what that read heard: a bundle it wrote (its news), or "recovered", after
+  // which it ends the bundle itself. News posted after the last read: the main thread ends it too.
   const deadline = Date.now() + EXIT_WAIT_MS;
-  for (let ep = Atomics.load(hb!, SLOT.WRITING); ep !== 0 && Date.now() < deadline; ep = Atomics.load(hb!, SLOT.WRITING)) {
-    Atomics.wait(hb!, SLOT.WRITING, ep, deadline - Date.now());
-  }
+  const waitForWatchdog = () => {
+    for (let ep = Atomics.load(hb!, SLOT.WRITING); ep !== 0 && Date.now() < deadline; ep = Atomics.load(hb!, SLOT.WRITING)) {
+      Atomics.wait(hb!, SLOT.WRITING, ep, Math.max(1, deadline - Date.now()));
+    }
+  };
   readNews();
+  waitForWatchdog();
+  readNews();
+  waitForWatchdog();
   const u = unended;
   if (!u) return;
   unended = undefined;

@@ -336,10 +336,18 @@ function onRecovered(ev: DetectorEvent): void {
   const f = fallback;
   if (!f || f.episode !== ev.episode) return;
   fallback = undefined;
+  // Marked before the main thread can hear of it: an exit that has heard "recovered" leaves the end to
+  // this thread, and waits for this rewrite (hang.ts watchdogBundleEndsWithExit).
+  Atomics.store(hb, SLOT.WRITING, f.episode);
   try {
-    data.news?.postMessage({ episode: f.episode, recovered: true } satisfies WatchdogNews);
-  } catch {}
-  endHangBundle(f.written, f.hang, Date.now());
+    try {
+      data.news?.postMessage({ episode: f.episode, recovered: true } satisfies WatchdogNews);
+    } catch {}
+    endHangBundle(f.written, f.hang, Date.now());
+  } finally {
+    Atomics.store(hb, SLOT.WRITING, 0);
+    Atomics.notify(hb, SLOT.WRITING);
+  }
 }
 
 setTimeout(tick, data.intervalMs);
