@@ -279,8 +279,7 @@ let nativeGc: NativeGc | undefined;
  */
 function startGcObserver(): void {
   try {
-    const n = (require('../native') as typeof import('../native')).loadNative();
-    const a = n.loaded ? n.addon : undefined;
+    const a = addon();
     if (a?.startGcWatch && a.setGcWakeAbove && a.drainGc && a.startGcWatch(guarded('gc', onGcWake), GC_EVENT_MIN_MS)) {
       nativeGc = { setGcWakeAbove: a.setGcWakeAbove, drainGc: a.drainGc };
       setGcWakeLevel();
