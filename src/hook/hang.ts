@@ -152,8 +152,7 @@ function beat(): void {
  */
 function startNativeBeat(intervalMs: number): boolean {
   try {
-    const n = (require('../native') as typeof import('../native')).loadNative();
-    const a = n.loaded ? n.addon : undefined;
+    const a = (require('../native') as typeof import('../native')).nativeAddon();
     if (!a?.startBeat || !a.restBeat || !a.drainBeatDelays) return false;
     if (!a.startBeat(hb!, intervalMs, thresholdMs, uptimeMs(), loopFreed)) return false;
     nativeBeat = { rest: a.restBeat, drain: a.drainBeatDelays };

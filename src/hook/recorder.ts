@@ -123,12 +123,7 @@ export function startRecorder(config: Config): void {
 }
 
 function addon(): import('../native').NativeAddon | undefined {
-  try {
-    const n = (require('../native') as typeof import('../native')).loadNative();
-    return n.loaded ? n.addon : undefined;
-  } catch {
-    return undefined;
-  }
+  return (require('../native') as typeof import('../native')).nativeAddon();
 }
 
 /**

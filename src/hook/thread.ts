@@ -8,10 +8,7 @@ let main: boolean | undefined;
 
 export function isMainThread(): boolean {
   if (main === undefined) {
-    try {
-      const n = (require('../native') as typeof import('../native')).loadNative();
-      if (n.loaded && typeof n.addon.mainThread === 'boolean') main = n.addon.mainThread;
-    } catch {}
+    main = (require('../native') as typeof import('../native')).nativeAddon()?.mainThread;
     main ??= (require('node:worker_threads') as typeof import('node:worker_threads')).isMainThread;
   }
   return main;

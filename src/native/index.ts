@@ -132,6 +132,12 @@ function tryLoad(env: NodeJS.ProcessEnv): NativeStatus {
   }
 }
 
+/** The addon when it is loaded, else undefined (for callers that have a fallback of their own). */
+export function nativeAddon(): NativeAddon | undefined {
+  const n = loadNative();
+  return n.loaded ? n.addon : undefined;
+}
+
 /** For manifest.hook.addon. */
 export function addonState(): 'loaded' | 'unavailable' {
   return loadNative().loaded ? 'loaded' : 'unavailable';
