@@ -44,10 +44,24 @@ const TARGET_RSS_MB = 8;
  */
 type Variant = 'plain' | 'plain-b' | 'hook' | 'hook-no-watchdog' | 'plain-worker';
 const VARIANTS: Variant[] = ['plain', 'plain-b', 'hook', 'hook-no-watchdog', 'plain-worker'];
+/**
+ * More hooked servers for a bisect, side by side with the others in the same rounds:
+ * BENCH_RECORDER_EXTRA='{"no-tail": {"AUTOPSY_HANG_MS": "0", "AUTOPSY_TAIL": "0"}}' adds a server named
+ * "no-tail" with the hook's settings plus those. One run compares them all against the same plain
+ * servers and A/A control, instead of one 12-minute run per part.
+ */
+const EXTRA = extraVariants(process.env.BENCH_RECORDER_EXTRA);
+
+function extraVariants(json: string | undefined): Record<string, Record<string, string>> {
+  if (!json) return {};
+  const parsed = JSON.parse(json) as unknown;
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('BENCH_RECORDER_EXTRA: expected {"name": {"AUTOPSY_...": "value"}}');
+  return parsed as Record<string, Record<string, string>>;
+}
 const IDLE_WORKER = "new (require('node:worker_threads').Worker)('setInterval(() => {}, 1000)', { eval: true }).unref();";
 
 interface Run {
-  variant: Variant;
+  variant: Variant | string;
   rps: number;
   /** Server CPU (user + system) per request, µs: unlike req/s, barely moved by other load on the machine. */
   cpuUsPerReq: number;
@@ -79,6 +93,8 @@ export interface RecorderResult {
   /** A/A: plain ÷ plain-b per round, median and [q1, q3]: what two identical servers differ by. */
   aaRatio: number;
   aaRatioIqr: [number, number];
+  /** BENCH_RECORDER_EXTRA's servers: their settings, CPU ratio against the plain servers, CPU per request, RSS and RssAnon. */
+  extra: Record<string, { env: Record<string, string>; cpuRatio: number; cpuRatioIqr: [number, number]; cpuUsPerReq: number; rssMb: number; anonMb: number }>;
   cpuUsPerReq: Record<Variant, number>;
   rssMb: Record<Variant, number>;
   rssOverheadMb: number;
@@ -138,11 +154,12 @@ function pinned(): { server: string[]; load: string[] } {
  * served in them; its req/s, those requests over the length of its turns.
  */
 async function oneRound(round: number, dir: string, pin: ReturnType<typeof pinned>): Promise<Run[]> {
-  const order = rotated<Variant>(VARIANTS, round);
+  const order = rotated<string>([...VARIANTS, ...Object.keys(EXTRA)], round);
   const children = order.map((variant) => {
     // hook-no-watchdog: the recorder alone, without the hang watchdog's worker thread (issue 3).
     const bare = variant === 'plain' || variant === 'plain-b' || variant === 'plain-worker';
-    const env = bare ? cleanEnv() : cleanEnv({ AUTOPSY_DIR: join(dir, variant), AUTOPSY_LEAK: '1', ...(variant === 'hook-no-watchdog' ? { AUTOPSY_HANG_MS: '0' } : {}) });
+    const settings = variant === 'hook-no-watchdog' ? { AUTOPSY_HANG_MS: '0' } : (EXTRA[variant] ?? {});
+    const env = bare ? cleanEnv() : cleanEnv({ AUTOPSY_DIR: join(dir, variant), AUTOPSY_LEAK: '1', ...settings });
     const args = [...(bare ? [] : ['--require', HOOK]), '-e', variant === 'plain-worker' ? IDLE_WORKER + SERVER : SERVER];
     const [cmd, ...rest] = [...pin.server, process.execPath, ...args];
     return spawn(cmd, rest, { env, stdio: ['pipe', 'pipe', 'inherit'] });
@@ -223,9 +240,10 @@ export async function runRecorder(): Promise<RecorderResult> {
     const cpuRatios: number[] = [];
     const cpuRatiosNoWatchdog: number[] = [];
     const aaRatios: number[] = [];
+    const extraRatios: Record<string, number[]> = {};
     const pin = pinned();
     for (let round = 0; round < ROUNDS; round++) {
-      const byVariant: Partial<Record<Variant, Run>> = {};
+      const byVariant: Partial<Record<string, Run>> = {};
       for (const r of await oneRound(round, dir, pin)) byVariant[r.variant] = r;
       for (const v of VARIANTS) runs.push(byVariant[v]!);
       ratios.push(byVariant.hook!.rps / byVariant.plain!.rps);
@@ -234,8 +252,12 @@ export async function runRecorder(): Promise<RecorderResult> {
       cpuRatios.push(plainCpu / byVariant.hook!.cpuUsPerReq);
       cpuRatiosNoWatchdog.push(plainCpu / byVariant['hook-no-watchdog']!.cpuUsPerReq);
       aaRatios.push(byVariant['plain-b']!.cpuUsPerReq / byVariant.plain!.cpuUsPerReq);
+      for (const v of Object.keys(EXTRA)) {
+        runs.push(byVariant[v]!);
+        (extraRatios[v] ??= []).push(plainCpu / byVariant[v]!.cpuUsPerReq);
+      }
     }
-    const med = (v: Variant, k: 'rps' | 'rssMb' | 'hwmMb' | 'anonMb' | 'cpuUsPerReq') => round2(quantile(runs.filter((r) => r.variant === v).map((r) => r[k]), 0.5));
+    const med = (v: string, k: 'rps' | 'rssMb' | 'hwmMb' | 'anonMb' | 'cpuUsPerReq') => round2(quantile(runs.filter((r) => r.variant === v).map((r) => r[k]), 0.5));
     const ratio = Math.round(quantile(ratios, 0.5) * 1000) / 1000;
     const r3 = (x: number) => Math.round(x * 1000) / 1000;
     const iqr = (xs: number[]): [number, number] => [r3(quantile(xs, 0.25)), r3(quantile(xs, 0.75))];
@@ -257,6 +279,7 @@ export async function runRecorder(): Promise<RecorderResult> {
       cpuRatioNoWatchdogIqr: iqr(cpuRatiosNoWatchdog),
       aaRatio: r3(quantile(aaRatios, 0.5)),
       aaRatioIqr: iqr(aaRatios),
+      extra: Object.fromEntries(Object.entries(extraRatios).map(([v, xs]) => [v, { env: EXTRA[v], cpuRatio: r3(quantile(xs, 0.5)), cpuRatioIqr: iqr(xs), cpuUsPerReq: med(v, 'cpuUsPerReq'), rssMb: med(v, 'rssMb'), anonMb: med(v, 'anonMb') }])),
       cpuUsPerReq: Object.fromEntries(VARIANTS.map((v) => [v, med(v, 'cpuUsPerReq')])) as Record<Variant, number>,
       rssMb: Object.fromEntries(VARIANTS.map((v) => [v, med(v, 'rssMb')])) as Record<Variant, number>,
       rssOverheadMb,
@@ -284,6 +307,7 @@ export function printRecorder(r: RecorderResult): void {
     VARIANTS.map((v) => [v, r.rps[v], r.cpuUsPerReq[v], r.rssMb[v], round2(quantile(r.runs.filter((x) => x.variant === v).map((x) => x.hwmMb), 0.5))]),
   );
   console.log(`throughput ratio hook/plain by server CPU per request: median ${r.cpuRatio} (quartiles ${r.cpuRatioIqr.join('-')}; target >= ${r.targets.ratio}: ${r.ratioMet ? 'met' : 'MISSED'}); without the hang watchdog ${r.cpuRatioNoWatchdog} (${r.cpuRatioNoWatchdogIqr.join('-')})`);
+  for (const [v, x] of Object.entries(r.extra)) console.log(`  ${v} (${JSON.stringify(x.env)}): ratio ${x.cpuRatio} (quartiles ${x.cpuRatioIqr.join('-')}), ${x.cpuUsPerReq} µs/req, RSS ${x.rssMb} MB, RssAnon ${x.anonMb} MB`);
   console.log(`A/A control, plain-b against plain (the same program twice): median ${r.aaRatio}, quartiles ${r.aaRatioIqr.join('-')}`);
   console.log(`throughput ratio hook/plain by req/s: median ${r.ratio}, min ${r.ratioMin}; without the hang watchdog ${r.ratioNoWatchdog} (load ${r.machine.load1}: wall-clock rates are noisy)`);
   console.log(`RSS overhead: ${r.rssOverheadMb} MB (target <= ${r.targets.rssMb}: ${r.rssMet ? 'met' : 'MISSED'}); without the hang watchdog ${r.rssOverheadNoWatchdogMb} MB; VmHWM overhead ${r.hwmOverheadMb} MB`);

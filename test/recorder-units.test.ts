@@ -10,7 +10,7 @@ import { LeakDetector } from '../src/hook/leak-detector';
 import { nearLimit, watchOom } from '../src/hook/oom';
 import { loopDelays, oldGenerationLimit } from '../src/hook/recorder';
 import { lookup, Symbolizer } from '../src/native/symbolize';
-import { newHttpCounters, nextServerTiming, pathOnly, requestSummary, TIMED_PER_SECOND } from '../src/hook/recorder-http';
+import { newHttpCounters, nextServerTiming, pathOnly, PROBE_EVERY, requestSummary, TIMED_PER_SECOND } from '../src/hook/recorder-http';
 import { procStartTime, readBootId } from '../src/hook/recorder-file';
 import { keep, type Tail } from '../src/hook/stdio-tail';
 import { Ring, readRing, RING_HEADER } from '../src/hook/recorder-ring';
@@ -282,7 +282,7 @@ describe('recorder parts', () => {
     assert.deepEqual(requestSummary(c, 7), { server: { count: 4, errors: 1, meanMs: 2.5, maxMs: 7, onePer: 7 }, client: undefined });
   });
 
-  test('server requests above the rate limit are timed one sample interval in several, following the load', () => {
+  test('server requests above the rate limit are timed one sample interval in PROBE_EVERY, following the load', () => {
     // Which of 30 one-second intervals are timed, for a steady rate.
     const pattern = (perSecond: number) => {
       let t = { onePer: 1, skip: 0 };
@@ -296,15 +296,18 @@ describe('recorder parts', () => {
     };
     assert.equal(pattern(0), 'T'.repeat(30));
     assert.equal(pattern(TIMED_PER_SECOND), 'T'.repeat(30));
-    assert.equal(pattern(35_000), 'T......T......T......T......T.');
-    assert.equal(pattern(10_000_000), 'T' + '.'.repeat(29), 'at least one interval in 30');
+    assert.equal(PROBE_EVERY, 30);
+    assert.equal(pattern(TIMED_PER_SECOND + 1), 'T' + '.'.repeat(29));
+    assert.equal(pattern(35_000), 'T' + '.'.repeat(29));
+    assert.equal(pattern(10_000_000), 'T' + '.'.repeat(29));
     // The rate is per second of busy loop: 2,000 requests in 250 ms of work are 8,000 a second, whether
     // the interval lasted 250 ms or a second of which the loop idled 750 ms.
-    assert.deepEqual(nextServerTiming({ onePer: 1, skip: 0 }, 2000, 250), { onePer: 2, skip: 1 });
+    assert.deepEqual(nextServerTiming({ onePer: 1, skip: 0 }, 2000, 250), { onePer: 30, skip: 29 });
+    assert.deepEqual(nextServerTiming({ onePer: 1, skip: 0 }, 2000, 1000), { onePer: 1, skip: 0 });
     // The load falls: the next timed interval measures it, and every interval is timed again.
     let t = nextServerTiming({ onePer: 1, skip: 0 }, 20_000, 1000);
-    for (let i = 0; i < 3; i++) t = nextServerTiming(t, undefined, 1000);
-    assert.deepEqual(t, { onePer: 4, skip: 0 });
+    for (let i = 0; i < 29; i++) t = nextServerTiming(t, undefined, 1000);
+    assert.deepEqual(t, { onePer: 30, skip: 0 });
     assert.deepEqual(nextServerTiming(t, 100, 1000), { onePer: 1, skip: 0 });
     // Nonsense in (a busy time that is not a number): every request is timed.
     assert.deepEqual(nextServerTiming({ onePer: 1, skip: 0 }, 20_000, NaN), { onePer: 1, skip: 0 });

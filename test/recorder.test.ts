@@ -191,9 +191,12 @@ describe('flight recorder', () => {
   });
 
   for (const timedLimit of ['500', '0']) {
-    test(`a busy server's requests are timed ${timedLimit === '0' ? 'in every sample with AUTOPSY_HTTP_TIMED=0' : 'one sample interval in several (AUTOPSY_HTTP_TIMED=500)'}`, async () => {
+    test(`a busy server's requests are timed ${timedLimit === '0' ? 'in every sample with AUTOPSY_HTTP_TIMED=0' : 'one sample interval in 30, unsubscribed from the server channels in the others (AUTOPSY_HTTP_TIMED=500)'}`, async () => {
       const out = join(dir, `timed-${timedLimit}`);
-      const { bundle } = await dumpThenKill('steady-service.js', { AUTOPSY_DIR: out, AUTOPSY_SAMPLE_MS: '250', AUTOPSY_HTTP_TIMED: timedLimit }, 5000);
+      // 30 intervals of 250 ms are 7.5 s: 9 s sees a second timed interval.
+      const { bundle, run } = await dumpThenKill('steady-service.js', { AUTOPSY_DIR: out, AUTOPSY_SAMPLE_MS: '250', AUTOPSY_HTTP_TIMED: timedLimit, STEADY_CHANNELS: '1' }, timedLimit === '0' ? 5000 : 9000);
+      // The app's own view of the server's start channel, each change.
+      const switches = run.stdout.split('\n').filter((l) => l.startsWith('server channel ')).map((l) => l.slice(15)).join(' ');
       // From the third sample on: the first ones can precede the app's traffic.
       const samples = (await timeline(bundle, 'sample')).slice(2);
       assert.ok(samples.length >= 10, `${samples.length} samples`);
@@ -201,12 +204,15 @@ describe('flight recorder', () => {
       const shape = server.map((x) => (x ? `${x.count}/${x.onePer ?? 1}` : '-')).join(' ');
       if (timedLimit === '0') {
         assert.ok(server.every((x) => x && x.count > 0 && x.onePer === undefined), shape);
+        assert.equal(switches, 'on');
         return;
       }
+      // Node publishes nothing while the hook is off the channels: on, off, on again for the next timed interval.
+      assert.match(switches, /^on off on( off)?$/);
       // Some intervals are untimed, and the timed ones say how many intervals each stands for.
       assert.ok(server.some((x) => !x), shape);
       const timed = server.filter((x) => x !== undefined);
-      assert.ok(timed.length >= 1 && timed.some((x) => x.onePer! >= 2), shape);
+      assert.ok(timed.length >= 1 && timed.some((x) => x.onePer === 30), shape);
       assert.ok(timed.every((x) => x.count > 0), shape);
       const text = (await runCli(['timeline', bundle, '--kind', 'sample'])).stdout;
       assert.match(text, /http \d+ req \(timed 1 interval in \d+\)/);

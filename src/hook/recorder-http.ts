@@ -69,15 +69,21 @@ export function requestSummary(c: HttpCounters, onePer = 1): Record<string, unkn
 }
 
 /**
- * Above this many server requests per second of busy event loop, the server's requests are timed in one
- * sample interval out of several. Node publishes two messages per request once anyone listens, and the
- * hook spends ~1-2 µs per request on them in all (docs/performance.md): 5,000 a second is about 1 % of
- * the loop's time. A hello-world serving 35,000 a second is timed one second in seven; an app that spends
- * 200 µs or more per request never reaches the limit.
+ * Above this many server requests per second of busy event loop, the server's requests are counted and
+ * timed in one sample interval out of PROBE_EVERY, and the hook is not subscribed to the server's two
+ * channels in the others. Subscribed, the hook's handlers cost ~0.15-0.3 µs per request, but Node's own
+ * publishing of the two messages costs more: on Node 20, even an empty subscriber costs a hello-world
+ * serving 30,000 requests a second 2-3 % of its CPU (bench/recorder.ts, docs/performance.md, session 9).
+ * Only unsubscribing saves that. At this limit Node's publishing plus the hook's handlers are ~0.5 % of
+ * the loop's time; an app that spends 200 µs or more per request never reaches it.
  */
 export const TIMED_PER_SECOND = 5000; // the default of AUTOPSY_HTTP_TIMED (config.ts)
-/** At least one interval in this many is timed, however high the rate. */
-const MAX_ONE_PER = 30;
+/**
+ * A busy server is timed in one interval of this many (30 s at the default 1 s samples). Each switch of
+ * the subscription costs Node 20 a deoptimisation of its http server functions: switching every few
+ * seconds cost a hello-world 7 % more than staying subscribed (session 9), so the switches are rare.
+ */
+export const PROBE_EVERY = 30;
 
 /** The server side's timing: one interval in `onePer` is timed; `skip` untimed ones are left before the next. */
 export interface ServerTiming {
@@ -96,9 +102,8 @@ export function nextServerTiming(t: ServerTiming, timedCount: number | undefined
   if (timedCount === undefined) return { onePer: t.onePer, skip: Math.max(0, t.skip - 1) };
   if (!limit) return { onePer: 1, skip: 0 };
   const perSecond = (timedCount * 1000) / Math.max(10, busyMs);
-  if (!Number.isFinite(perSecond)) return { onePer: 1, skip: 0 };
-  const onePer = Math.min(MAX_ONE_PER, Math.max(1, Math.ceil(perSecond / limit)));
-  return { onePer, skip: onePer - 1 };
+  if (!Number.isFinite(perSecond) || perSecond <= limit) return { onePer: 1, skip: 0 };
+  return { onePer: PROBE_EVERY, skip: PROBE_EVERY - 1 };
 }
 
 /** Pure: the path without its query string or fragment, bounded. */
@@ -129,26 +134,20 @@ function count(side: HttpCounters['server'], ms: number, error: boolean): void {
   if (error) side.errors++;
 }
 
-type Sub = (name: string, fn: (msg: never) => void) => void;
+/** Subscribes fn to a channel; the switch it returns subscribes (true) or unsubscribes (false) it again. */
+type Sub = (name: string, fn: (msg: never) => void) => (on: boolean) => void;
 
 /**
- * Subscribes to the http and undici channels. Returns the switch of the server side's two handlers
- * (nextServerTiming says when they are on). Off, they return at once: they stay subscribed, because on
- * Node 20 a channel's last subscriber leaving changes the channel's prototype, and V8 then throws away
- * the optimised code of the http server functions that check it (measured: worse than no switch at all,
- * docs/performance.md).
- * A request is counted when it starts and ends in timed intervals: on a busy server, requests longer
- * than an interval are under-represented, and a slow one is recorded only then. Stamping every start
- * would see them whenever they end in a timed interval, but cost ~2 points of the hello-world ratio
- * (0.929 against 0.949 side by side, docs/performance.md).
+ * Subscribes to the http and undici channels. Returns the switch of the server side's two handlers:
+ * nextServerTiming says when they are subscribed. A request is counted when it starts and ends in timed
+ * intervals: on a busy server, requests longer than an interval are under-represented, and a slow one is
+ * recorded only then.
  */
 export function subscribeHttp(sub: Sub, counters: () => HttpCounters): (on: boolean) => void {
-  let timed = true;
-  sub('http.server.request.start', ({ response }: { response: Timed }) => {
-    if (timed) response[START] = tick();
+  const starts = sub('http.server.request.start', ({ response }: { response: Timed }) => {
+    response[START] = tick();
   });
-  sub('http.server.response.finish', ({ request, response }: { request: import('node:http').IncomingMessage; response: import('node:http').ServerResponse & Timed }) => {
-    if (!timed) return;
+  const finishes = sub('http.server.response.finish', ({ request, response }: { request: import('node:http').IncomingMessage; response: import('node:http').ServerResponse & Timed }) => {
     const t0 = response[START];
     // Started while the server side was not timed: neither its duration nor the interval's count is known.
     if (t0 === undefined) return;
@@ -231,6 +230,7 @@ export function subscribeHttp(sub: Sub, counters: () => HttpCounters): (on: bool
   sub('undici:request:error', ({ request, error }: { request: UndiciRequest; error: Error }) => undiciDone(request, undefined, error));
 
   return (on: boolean) => {
-    timed = on;
+    starts(on);
+    finishes(on);
   };
 }

@@ -408,7 +408,17 @@ let serverTiming: ((on: boolean) => void) | undefined;
 
 function subscribeChannels(): void {
   const dc = require('node:diagnostics_channel') as typeof import('node:diagnostics_channel');
-  const sub = (name: string, fn: (msg: never) => void) => dc.subscribe(name, guarded(name, fn as (m: unknown) => void));
+  const sub = (name: string, fn: (msg: never) => void) => {
+    const handler = guarded(name, fn as (m: unknown) => void);
+    dc.subscribe(name, handler);
+    let subscribed = true;
+    return guarded(`${name} switch`, (on: boolean) => {
+      if (on === subscribed) return;
+      subscribed = on;
+      if (on) dc.subscribe(name, handler);
+      else dc.unsubscribe(name, handler);
+    });
+  };
   sub('net.client.socket', ({ socket }: { socket: import('node:net').Socket }) => watchSocket(socket));
   sub('child_process', ({ process: child }: { process: import('node:child_process').ChildProcess }) => watchChild(child));
   sub('worker_threads', ({ worker }: { worker: import('node:worker_threads').Worker }) => watchWorker(worker));

@@ -22,5 +22,13 @@ srv.listen(0, '127.0.0.1', () => {
     }).on('error', () => setTimeout(one, 10));
   };
   for (let k = 0; k < 4; k++) one();
+  if (process.env.STEADY_CHANNELS) {
+    // Whether anyone listens to the server's start channel now, printed on each change.
+    const start = require('node:diagnostics_channel').channel('http.server.request.start');
+    let last;
+    setInterval(() => {
+      if (start.hasSubscribers !== last) console.log(`server channel ${(last = start.hasSubscribers) ? 'on' : 'off'}`);
+    }, 50).unref();
+  }
   console.log('ready');
 });
