@@ -54,9 +54,19 @@ const EXTRA = extraVariants(process.env.BENCH_RECORDER_EXTRA);
 
 function extraVariants(json: string | undefined): Record<string, Record<string, string>> {
   if (!json) return {};
-  const parsed = JSON.parse(json) as unknown;
-  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('BENCH_RECORDER_EXTRA: expected {"name": {"AUTOPSY_...": "value"}}');
-  return parsed as Record<string, Record<string, string>>;
+  const usage = 'BENCH_RECORDER_EXTRA: expected {"name": {"AUTOPSY_...": "value"}}, with names other than ' + VARIANTS.join(', ');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json);
+  } catch {
+    throw new Error(usage);
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error(usage);
+  const extra = parsed as Record<string, unknown>;
+  for (const [name, env] of Object.entries(extra)) {
+    if ((VARIANTS as string[]).includes(name) || !env || typeof env !== 'object' || Object.values(env).some((v) => typeof v !== 'string')) throw new Error(usage);
+  }
+  return extra as Record<string, Record<string, string>>;
 }
 const IDLE_WORKER = "new (require('node:worker_threads').Worker)('setInterval(() => {}, 1000)', { eval: true }).unref();";
 
